@@ -1,0 +1,132 @@
+//! The ISO 7816-4 envelope that carries SKS calls (see the crate README for the full picture).
+//!
+//! * SELECT the applet by [`AID`] (`00 A4 04 00 Lc AID`).
+//! * A call is `CLA=80 INS=52 P1=method id P2=00`, the data field being the method's argument
+//!   encoding, sent with extended Lc/Le. Calls larger than one frame use command chaining
+//!   (`CLA=90` on every part but the last).
+//! * The response data is the spec's byte stream: status byte, then results or the error string
+//!   (spec 7.2). It is returned with `9000`, or in parts with `61xx` + GET RESPONSE
+//!   (`00 C0 00 00 Le`).
+//! * Envelope errors (malformed APDU, unknown class or instruction, ...) use ISO status words
+//!   and carry no data.
+
+/// The applet's AID: a proprietary (unregistered, category `F`) RID `F0 53 4B 53` ("SKS") plus
+/// PIX `01 00` (applet version 1.0).
+pub const AID: [u8; 6] = [0xF0, 0x53, 0x4B, 0x53, 0x01, 0x00];
+
+/// CLA of an SKS call: proprietary class, no secure messaging, logical channel 0.
+pub const CLA_PROPRIETARY: u8 = 0x80;
+/// The command-chaining bit of CLA (ISO 7816-4 5.4.1): set on every part but the last.
+pub const CLA_CHAINING_BIT: u8 = 0x10;
+/// CLA of interindustry commands (SELECT, GET RESPONSE).
+pub const CLA_ISO: u8 = 0x00;
+
+/// SELECT.
+pub const INS_SELECT: u8 = 0xA4;
+/// GET RESPONSE.
+pub const INS_GET_RESPONSE: u8 = 0xC0;
+/// "SKS call": P1 holds the method id. Chosen outside the invalid 6X/9X ranges and outside the
+/// instructions GlobalPlatform assigns under CLA 80.
+pub const INS_SKS_CALL: u8 = 0x52;
+
+/// SELECT P1: select by DF name (AID).
+pub const P1_SELECT_BY_NAME: u8 = 0x04;
+
+/// Most data bytes the card returns in one response APDU. vpcd frames are at most 65,535 bytes
+/// (2-byte length), so a full 65,536-byte chunk plus SW would not pass; the rest of a longer
+/// response follows through GET RESPONSE.
+pub const MAX_RESPONSE_CHUNK: usize = 0xFF00;
+
+/// Most data bytes of a whole (reassembled) call. Large enough for addExtension with a blob of
+/// the advertised extensionDataSize plus every other argument.
+pub const MAX_CALL_DATA: usize = 256 * 1024;
+
+/// ISO 7816-4 status words used by the envelope.
+pub mod sw {
+    /// Normal processing.
+    pub const OK: u16 = 0x9000;
+    /// `61xx`: xx more bytes (00 = 256 or more) are available with GET RESPONSE.
+    pub const BYTES_REMAINING: u8 = 0x61;
+    /// Wrong length (Lc/Le inconsistent, or the call exceeds [`super::MAX_CALL_DATA`]).
+    pub const WRONG_LENGTH: u16 = 0x6700;
+    /// Last command of the chain expected (a chain was broken by another command).
+    pub const LAST_COMMAND_EXPECTED: u16 = 0x6883;
+    /// Command chaining not supported (chaining bit on a command that cannot be chained).
+    pub const CHAINING_NOT_SUPPORTED: u16 = 0x6884;
+    /// Security status not satisfied.
+    pub const SECURITY_STATUS: u16 = 0x6982;
+    /// Conditions of use not satisfied (SKS call before SELECT, GET RESPONSE with nothing
+    /// pending).
+    pub const CONDITIONS_NOT_SATISFIED: u16 = 0x6985;
+    /// Wrong data (malformed SELECT data).
+    pub const WRONG_DATA: u16 = 0x6A80;
+    /// File or application not found (SELECT of another AID).
+    pub const FILE_NOT_FOUND: u16 = 0x6A82;
+    /// Incorrect P1-P2 (including an unknown method id in P1).
+    pub const INCORRECT_P1P2: u16 = 0x6A86;
+    /// Instruction not supported.
+    pub const INS_NOT_SUPPORTED: u16 = 0x6D00;
+    /// Class not supported.
+    pub const CLA_NOT_SUPPORTED: u16 = 0x6E00;
+    /// No precise diagnosis (the card could not encode its answer).
+    pub const UNKNOWN: u16 = 0x6F00;
+}
+
+/// Builds the APDUs of one SKS call: extended-length frames of at most `max_chunk` data bytes,
+/// chained when the call is larger. The last frame asks for `le` response bytes
+/// (0 = the extended maximum, 65,536).
+pub fn call_apdus(method: u8, data: &[u8], max_chunk: usize, le: u16) -> Vec<Vec<u8>> {
+    let max_chunk = max_chunk.clamp(1, usize::from(u16::MAX));
+    let mut parts: Vec<&[u8]> = data.chunks(max_chunk).collect();
+    if parts.is_empty() {
+        parts.push(&[]);
+    }
+    let last = parts.len() - 1;
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let cla = if i == last { CLA_PROPRIETARY } else { CLA_PROPRIETARY | CLA_CHAINING_BIT };
+            extended_apdu(cla, INS_SKS_CALL, method, 0, part, (i == last).then_some(le))
+        })
+        .collect()
+}
+
+/// An extended-length APDU (ISO 7816-4 5.1): `Lc` as `00 hi lo` when there is data, `Le` as
+/// two bytes after data or as `00 hi lo` without data.
+pub fn extended_apdu(cla: u8, ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<u16>) -> Vec<u8> {
+    let mut apdu = Vec::with_capacity(data.len() + 9);
+    apdu.extend_from_slice(&[cla, ins, p1, p2]);
+    if !data.is_empty() {
+        // Callers never pass more than 65,535 bytes (see `call_apdus`).
+        let lc = u16::try_from(data.len()).unwrap_or(u16::MAX);
+        apdu.push(0);
+        apdu.extend_from_slice(&lc.to_be_bytes());
+        apdu.extend_from_slice(data);
+    }
+    if let Some(le) = le {
+        if data.is_empty() {
+            apdu.push(0);
+        }
+        apdu.extend_from_slice(&le.to_be_bytes());
+    }
+    apdu
+}
+
+/// `00 A4 04 00 Lc AID` (short APDU, no Le, as every PC/SC tool sends it).
+pub fn select_apdu() -> Vec<u8> {
+    let mut apdu = vec![CLA_ISO, INS_SELECT, P1_SELECT_BY_NAME, 0x00, AID.len() as u8];
+    apdu.extend_from_slice(&AID);
+    apdu
+}
+
+/// GET RESPONSE for `le` bytes (extended form; 0 = 65,536).
+pub fn get_response_apdu(le: u16) -> Vec<u8> {
+    extended_apdu(CLA_ISO, INS_GET_RESPONSE, 0, 0, &[], Some(le))
+}
+
+/// Splits a response APDU into its data and status word. `None` when shorter than a SW.
+pub fn split_response(resp: &[u8]) -> Option<(&[u8], u16)> {
+    let n = resp.len().checked_sub(2)?;
+    Some((&resp[..n], u16::from_be_bytes([resp[n], resp[n + 1]])))
+}

@@ -1,0 +1,309 @@
+//! Newtypes for the spec's data types whose wire form or limits differ from a plain Rust type
+//! (spec 7.1). Limits are checked when decoding and when constructing with `new`.
+
+use crate::codec::{DecodeError, Reader, Wire, Writer};
+use core::fmt;
+use core::ops::Deref;
+
+/// `byte[]`: up to 65,535 bytes with a `u16` length prefix. A zero-length array stands for
+/// "absent" wherever the Java reference uses `null` (spec-notes §2.4).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Bytes {
+    pub fn empty() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bytes({})", hex_prefix(&self.0))
+    }
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(v: Vec<u8>) -> Self {
+        Self(v)
+    }
+}
+
+impl From<&[u8]> for Bytes {
+    fn from(v: &[u8]) -> Self {
+        Self(v.to_vec())
+    }
+}
+
+impl Wire for Bytes {
+    fn encode(&self, w: &mut Writer) {
+        w.short_array("byte[]", &self.0);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self(r.short_array()?.to_vec()))
+    }
+}
+
+/// `blob`: up to 2^32-1 bytes with a `u32` length prefix (extension data).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Blob(pub Vec<u8>);
+
+impl fmt::Debug for Blob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Blob({})", hex_prefix(&self.0))
+    }
+}
+
+impl Deref for Blob {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for Blob {
+    fn from(v: Vec<u8>) -> Self {
+        Self(v)
+    }
+}
+
+impl Wire for Blob {
+    fn encode(&self, w: &mut Writer) {
+        w.long_array(&self.0);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self(r.long_array()?.to_vec()))
+    }
+}
+
+/// `byte[32]`: a MAC or an HMAC attestation. On the wire it is a `byte[]` whose length must be
+/// exactly 32.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Mac(pub [u8; 32]);
+
+impl fmt::Debug for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Mac({})", hex_prefix(&self.0))
+    }
+}
+
+impl Deref for Mac {
+    type Target = [u8; 32];
+    fn deref(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl From<[u8; 32]> for Mac {
+    fn from(v: [u8; 32]) -> Self {
+        Self(v)
+    }
+}
+
+impl Wire for Mac {
+    fn encode(&self, w: &mut Writer) {
+        w.short_array("byte[32]", &self.0);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let offset = r.offset();
+        let bytes = r.short_array()?;
+        <[u8; 32]>::try_from(bytes)
+            .map(Self)
+            .map_err(|_| DecodeError::WrongLength { offset, expected: 32, len: bytes.len() })
+    }
+}
+
+/// `id`: 1-32 bytes of printable ASCII (0x21-0x7E), `u16` length prefix.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(String);
+
+impl Id {
+    pub const MAX_LEN: usize = 32;
+
+    /// Whether `s` is a well-formed `id`.
+    pub fn is_valid(s: &[u8]) -> bool {
+        (1..=Self::MAX_LEN).contains(&s.len()) && s.iter().all(|b| (0x21..=0x7e).contains(b))
+    }
+
+    pub fn new(s: impl Into<String>) -> Result<Self, InvalidValue> {
+        let s = s.into();
+        if Self::is_valid(s.as_bytes()) {
+            Ok(Self(s))
+        } else {
+            Err(InvalidValue { what: "id", value: s })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id({:?})", self.0)
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Wire for Id {
+    fn encode(&self, w: &mut Writer) {
+        w.short_array("id", self.0.as_bytes());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let offset = r.offset();
+        let bytes = r.short_array()?;
+        if !Self::is_valid(bytes) {
+            return Err(DecodeError::BadId { offset });
+        }
+        // Printable ASCII is valid UTF-8.
+        Ok(Self(bytes.iter().map(|&b| char::from(b)).collect()))
+    }
+}
+
+/// `uri`: UTF-8, at most 1000 bytes, `u16` length prefix. May be empty where the spec allows a
+/// zero-length value (updateUrl); methods that need a non-empty URI check that themselves.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Uri(String);
+
+impl Uri {
+    pub const MAX_LEN: usize = 1000;
+
+    pub fn new(s: impl Into<String>) -> Result<Self, InvalidValue> {
+        let s = s.into();
+        if s.len() <= Self::MAX_LEN {
+            Ok(Self(s))
+        } else {
+            Err(InvalidValue { what: "uri", value: s })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Uri({:?})", self.0)
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Deref for Uri {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Wire for Uri {
+    fn encode(&self, w: &mut Writer) {
+        w.short_array("uri", self.0.as_bytes());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let offset = r.offset();
+        let s = String::decode(r)?;
+        if s.len() > Self::MAX_LEN {
+            return Err(DecodeError::TooLong { offset, what: "uri", len: s.len(), max: Self::MAX_LEN });
+        }
+        Ok(Self(s))
+    }
+}
+
+/// The English error description of a failed call (spec 7.2): a `string` of at most 2000 bytes.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct ErrorString(String);
+
+impl ErrorString {
+    pub const MAX_LEN: usize = 2000;
+
+    /// Builds an error string, cutting it at a character boundary to fit 2000 bytes.
+    pub fn truncating(s: impl Into<String>) -> Self {
+        let mut s = s.into();
+        if s.len() > Self::MAX_LEN {
+            let mut end = Self::MAX_LEN;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+        }
+        Self(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ErrorString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl Wire for ErrorString {
+    fn encode(&self, w: &mut Writer) {
+        w.short_array("error string", self.0.as_bytes());
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let offset = r.offset();
+        let s = String::decode(r)?;
+        if s.len() > Self::MAX_LEN {
+            return Err(DecodeError::TooLong {
+                offset,
+                what: "error string",
+                len: s.len(),
+                max: Self::MAX_LEN,
+            });
+        }
+        Ok(Self(s))
+    }
+}
+
+/// A value rejected by a checked constructor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidValue {
+    pub what: &'static str,
+    pub value: String,
+}
+
+impl fmt::Display for InvalidValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {:?}", self.what, self.value)
+    }
+}
+
+impl std::error::Error for InvalidValue {}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    const SHOWN: usize = 24;
+    let mut s: String = bytes.iter().take(SHOWN).map(|b| format!("{b:02x}")).collect();
+    if bytes.len() > SHOWN {
+        s.push_str(&format!("… ({} bytes)", bytes.len()));
+    }
+    s
+}

@@ -1,0 +1,1 @@
+//! SKS client (being written).
