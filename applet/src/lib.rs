@@ -1,10 +1,30 @@
 //! The SKS applet: a JavaCard-style card that implements the SKS API (spec 002) behind an
 //! ISO 7816-4 envelope (see apdu-spec). Transport-free: `Card::process` maps a command APDU to
 //! a response APDU over an injected store, RNG and clock.
+//!
+//! Layers, outside in: [`iso`] (APDUs, SELECT, chaining, GET RESPONSE) → [`applet`]
+//! (dispatcher: method id → typed command → handler) → handlers ([`info`], ...) → [`store`]
+//! (persistent records, one atomic transaction primitive).
 
+pub mod applet;
 pub mod card;
+pub mod device;
+#[cfg(feature = "diagnostics")]
+pub mod diagnostics;
+pub mod info;
+pub mod iso;
+pub mod platform;
+pub mod store;
 
+pub use applet::SksApplet;
 pub use card::Card;
+pub use iso::IsoCard;
+
+use std::path::Path;
+use store::Store;
+
+/// The SKS card: the ISO layer in front of the SKS applet.
+pub type SksCard<S> = IsoCard<SksApplet<S>>;
 
 /// Why the card could not start (store unreadable, personalization failed).
 #[derive(Debug)]
@@ -18,11 +38,25 @@ impl core::fmt::Display for StartupError {
 
 impl std::error::Error for StartupError {}
 
+/// Builds a card over `store` with the given RNG and clock.
+pub fn card_with<S: Store>(
+    store: S,
+    rng: platform::CardRng,
+    clock: Box<dyn platform::Clock>,
+) -> Result<SksCard<S>, StartupError> {
+    Ok(IsoCard::new(SksApplet::start(store, rng, clock)?))
+}
+
 /// Opens the product card: persistent state in the file image at `store` (created and
 /// personalized on first start), or in RAM only when `store` is `None`.
-pub fn open_card(
-    store: Option<&std::path::Path>,
-) -> Result<Box<dyn Card + Send>, StartupError> {
-    let _ = store;
-    Err(StartupError("the SKS applet is not assembled yet".into()))
+pub fn open_card(store: Option<&Path>) -> Result<Box<dyn Card + Send>, StartupError> {
+    let rng = platform::os_seeded_rng().map_err(StartupError)?;
+    let clock = Box::new(platform::SystemClock);
+    Ok(match store {
+        Some(path) => {
+            let store = store::FileStore::open(path).map_err(|e| StartupError(e.to_string()))?;
+            Box::new(card_with(store, rng, clock)?)
+        }
+        None => Box::new(card_with(store::RamStore::new(), rng, clock)?),
+    })
 }

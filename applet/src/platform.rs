@@ -1,0 +1,48 @@
+//! What the applet gets from its platform, injected so tests are deterministic: time and
+//! randomness. The applet does no other I/O (persistent state goes through `store`).
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Wall-clock time, as a duration since the Unix epoch.
+pub trait Clock: Send {
+    fn now(&self) -> Duration;
+}
+
+/// The host's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Duration {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+    }
+}
+
+/// A clock that always tells the same time (tests).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub Duration);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+/// The card's random number generator: ChaCha20, seeded once.
+pub type CardRng = ChaCha20Rng;
+
+/// A generator seeded from the operating system's entropy source.
+pub fn os_seeded_rng() -> Result<CardRng, String> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| format!("no entropy from the OS: {e}"))?;
+    Ok(CardRng::from_seed(seed))
+}
+
+/// A deterministic generator (tests and benchmarks).
+pub fn seeded_rng(seed: u64) -> CardRng {
+    CardRng::seed_from_u64(seed)
+}

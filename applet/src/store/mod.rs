@@ -1,0 +1,127 @@
+//! Persistent state. The applet sees a set of records (kind + id → bytes) and changes them only
+//! through [`Store::commit`], the one atomic transaction primitive: after it returns `Ok`, all
+//! writes of the transaction are durable; after `Err` (or a power cut during the call), none
+//! are. Implementations: [`RamStore`] (volatile, for tests and `--ram`) and [`FileStore`] (a
+//! file image replaced atomically).
+
+mod file;
+mod ram;
+
+pub use file::FileStore;
+pub use ram::RamStore;
+
+use core::fmt;
+
+/// The kind of object a record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    /// The device attestation key and certificate path, written at personalization.
+    DeviceIdentity = 1,
+}
+
+impl Kind {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            1 => Some(Self::DeviceIdentity),
+            _ => None,
+        }
+    }
+}
+
+/// Identifies one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordKey {
+    pub kind: Kind,
+    pub id: u32,
+}
+
+impl RecordKey {
+    pub const fn new(kind: Kind, id: u32) -> Self {
+        Self { kind, id }
+    }
+}
+
+/// One change inside a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Put(RecordKey, Vec<u8>),
+    Delete(RecordKey),
+}
+
+/// Why the store refused or failed a transaction, or could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// Not enough capacity; nothing was written.
+    Full { needed: usize, capacity: usize },
+    /// The medium failed; nothing of the transaction is visible.
+    Io(String),
+    /// The persistent image is not a valid image of this card.
+    Corrupt(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full { needed, capacity } => {
+                write!(
+                    f,
+                    "storage full: {needed} bytes needed, capacity {capacity}"
+                )
+            }
+            Self::Io(e) => write!(f, "storage I/O error: {e}"),
+            Self::Corrupt(e) => write!(f, "storage image rejected: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Persistent records with one atomic transaction primitive.
+pub trait Store {
+    /// The current value of a record.
+    fn get(&self, key: RecordKey) -> Option<&[u8]>;
+    /// Every record key, in key order.
+    fn keys(&self) -> Vec<RecordKey>;
+    /// Applies all `writes` atomically and durably, or none of them.
+    fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError>;
+}
+
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn get(&self, key: RecordKey) -> Option<&[u8]> {
+        (**self).get(key)
+    }
+    fn keys(&self) -> Vec<RecordKey> {
+        (**self).keys()
+    }
+    fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
+        (**self).commit(writes)
+    }
+}
+
+/// The record map both implementations keep in RAM.
+pub(crate) type Records = std::collections::BTreeMap<RecordKey, Vec<u8>>;
+
+/// `records` with `writes` applied, leaving `records` untouched.
+pub(crate) fn applied(records: &Records, writes: Vec<Write>) -> Records {
+    let mut next = records.clone();
+    for w in writes {
+        match w {
+            Write::Put(k, v) => {
+                next.insert(k, v);
+            }
+            Write::Delete(k) => {
+                next.remove(&k);
+            }
+        }
+    }
+    next
+}
+
+/// Bytes the records take in an image (the capacity measure).
+pub(crate) fn footprint(records: &Records) -> usize {
+    records.values().map(|v| RECORD_OVERHEAD + v.len()).sum()
+}
+
+/// Per-record header in an image: kind (1), id (4), length (4).
+pub(crate) const RECORD_OVERHEAD: usize = 9;
