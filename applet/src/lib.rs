@@ -8,6 +8,7 @@
 
 pub mod applet;
 pub mod card;
+pub mod crypto;
 pub mod device;
 #[cfg(feature = "diagnostics")]
 pub mod diagnostics;

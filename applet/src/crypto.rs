@@ -1,0 +1,390 @@
+//! The cryptographic engine: thin, typed wrappers over RustCrypto (set B) for exactly what SKS
+//! needs. No primitive is implemented here; this module only chooses, parses and encodes.
+//!
+//! Public keys travel as canonical SubjectPublicKeyInfo DER (spec 6.5, spec-notes §2.5): parsed
+//! and re-encoded before any MAC or attestation. ECDSA signatures are raw `r ‖ s`
+//! (spec 4.1 "XML Signature" encoding, spec-notes §3.9).
+
+use core::fmt;
+use hmac::{Hmac, KeyInit, Mac as _};
+use p256::elliptic_curve::sec1::ToSec1Point;
+use p256::elliptic_curve::Generate;
+use pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use rand_core::CryptoRng;
+use rsa::traits::PublicKeyParts;
+use rsa::{BoxedUint, Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
+use sha2::{Digest, Sha256};
+use spki::{DecodePublicKey, EncodePublicKey};
+use zeroize::Zeroizing;
+
+/// A failure inside a cryptographic operation or of malformed key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CryptoError(pub String);
+
+impl fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<E: fmt::Display>(context: &'static str) -> impl Fn(E) -> CryptoError {
+    move |e| CryptoError(format!("{context}: {e}"))
+}
+
+/// HMAC-SHA256 over the concatenation of `parts`.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+/// The NIST curves the card supports (spec 4.1 key generation, session curves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Curve {
+    P256,
+    P384,
+    P521,
+}
+
+impl Curve {
+    /// Bytes of one coordinate (and of each of r and s).
+    pub fn coordinate_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        }
+    }
+}
+
+/// Expands `$body` once per curve with `$c` bound to the curve crate (p256, p384 or p521).
+macro_rules! per_curve {
+    ($curve:expr, $c:ident => $body:expr) => {
+        match $curve {
+            Curve::P256 => {
+                use p256 as $c;
+                $body
+            }
+            Curve::P384 => {
+                use p384 as $c;
+                $body
+            }
+            Curve::P521 => {
+                use p521 as $c;
+                $body
+            }
+        }
+    };
+}
+
+/// A validated public key.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    /// Curve and uncompressed SEC1 point `04 ‖ X ‖ Y` (validated on the curve).
+    Ec(Curve, Vec<u8>),
+    Rsa(RsaPublicKey),
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublicKey::Ec(c, _) => write!(f, "PublicKey::Ec({c:?})"),
+            PublicKey::Rsa(k) => write!(f, "PublicKey::Rsa({} bits)", k.size() * 8),
+        }
+    }
+}
+
+impl PublicKey {
+    /// Parses a SubjectPublicKeyInfo: EC on P-256/P-384/P-521 (point validated) or RSA.
+    /// Anything else is `None`.
+    pub fn from_spki(der: &[u8]) -> Option<Self> {
+        for curve in [Curve::P256, Curve::P384, Curve::P521] {
+            let point = per_curve!(curve, c => c::PublicKey::from_public_key_der(der)
+                .ok()
+                .map(|k| k.to_sec1_point(false).as_bytes().to_vec()));
+            if let Some(point) = point {
+                return Some(PublicKey::Ec(curve, point));
+            }
+        }
+        RsaPublicKey::from_public_key_der(der).ok().map(PublicKey::Rsa)
+    }
+
+    /// The canonical SubjectPublicKeyInfo DER (named curve + uncompressed point; rsaEncryption
+    /// with NULL parameters and minimal integers).
+    pub fn to_spki(&self) -> Vec<u8> {
+        let doc = match self {
+            PublicKey::Ec(curve, point) => per_curve!(*curve, c => c::PublicKey::from_sec1_bytes(point)
+                .map_err(|e| e.to_string())
+                .and_then(|k| k.to_public_key_der().map_err(|e| e.to_string()))),
+            PublicKey::Rsa(k) => k.to_public_key_der().map_err(|e| e.to_string()),
+        };
+        // Both keys were validated when parsed or generated, so encoding cannot fail.
+        doc.map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+    }
+
+    pub fn is_rsa(&self) -> bool {
+        matches!(self, PublicKey::Rsa(_))
+    }
+
+    /// RSA modulus size in bits, measured in whole bytes (spec-notes §4.2 step 4).
+    pub fn rsa_bits(&self) -> Option<usize> {
+        match self {
+            PublicKey::Rsa(k) => Some(k.size() * 8),
+            PublicKey::Ec(..) => None,
+        }
+    }
+
+    pub fn curve(&self) -> Option<Curve> {
+        match self {
+            PublicKey::Ec(c, _) => Some(*c),
+            PublicKey::Rsa(_) => None,
+        }
+    }
+
+    /// Verifies a signature over `message` with SHA-256: PKCS#1 v1.5 for RSA, ECDSA with raw
+    /// `r ‖ s` for EC (spec 6.4). `Err` means a malformed signature (wrong length or
+    /// encoding), `Ok(false)` a well-formed one that does not verify (spec-notes §3.7).
+    pub fn verify_sha256(&self, message: &[u8], signature: &[u8]) -> Result<bool, CryptoError> {
+        let digest = sha256(message);
+        match self {
+            PublicKey::Rsa(k) => {
+                if signature.len() != k.size() {
+                    return Err(CryptoError(format!(
+                        "RSA signature of {} bytes, {} expected",
+                        signature.len(),
+                        k.size()
+                    )));
+                }
+                Ok(k.verify(Pkcs1v15Sign::new::<Sha256>(), &digest, signature).is_ok())
+            }
+            PublicKey::Ec(curve, point) => {
+                if signature.len() != 2 * curve.coordinate_len() {
+                    return Err(CryptoError(format!(
+                        "ECDSA signature of {} bytes, raw r||s of {} expected",
+                        signature.len(),
+                        2 * curve.coordinate_len()
+                    )));
+                }
+                per_curve!(*curve, c => {
+                    use c::ecdsa::signature::hazmat::PrehashVerifier;
+                    let key = c::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(err("EC key"))?;
+                    let sig = c::ecdsa::Signature::from_slice(signature).map_err(err("ECDSA signature"))?;
+                    Ok(key.verify_prehash(&digest, &sig).is_ok())
+                })
+            }
+        }
+    }
+}
+
+/// A private key the card generated or imported.
+pub enum PrivateKey {
+    /// Curve and the secret scalar (big-endian, coordinate length), zeroized on drop.
+    Ec(Curve, Zeroizing<Vec<u8>>),
+    Rsa(Box<RsaPrivateKey>),
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PrivateKey::Ec(c, _) => write!(f, "PrivateKey::Ec({c:?})"),
+            PrivateKey::Rsa(k) => write!(f, "PrivateKey::Rsa({} bits)", k.size() * 8),
+        }
+    }
+}
+
+impl PrivateKey {
+    pub fn generate_ec<R: CryptoRng + ?Sized>(curve: Curve, rng: &mut R) -> Self {
+        let scalar = per_curve!(curve, c => Zeroizing::new(c::SecretKey::generate_from_rng(rng).to_bytes().to_vec()));
+        PrivateKey::Ec(curve, scalar)
+    }
+
+    pub fn generate_rsa<R: CryptoRng + ?Sized>(
+        bits: usize,
+        exponent: u64,
+        rng: &mut R,
+    ) -> Result<Self, CryptoError> {
+        RsaPrivateKey::new_with_exp(rng, bits, BoxedUint::from(exponent))
+            .map(|k| PrivateKey::Rsa(Box::new(k)))
+            .map_err(err("RSA key generation"))
+    }
+
+    pub fn public(&self) -> PublicKey {
+        match self {
+            PrivateKey::Ec(curve, scalar) => {
+                let point = per_curve!(*curve, c => c::SecretKey::from_slice(scalar)
+                    .map(|k| k.public_key().to_sec1_point(false).as_bytes().to_vec())
+                    .unwrap_or_default());
+                PublicKey::Ec(*curve, point)
+            }
+            PrivateKey::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
+        }
+    }
+
+    pub fn is_rsa(&self) -> bool {
+        matches!(self, PrivateKey::Rsa(_))
+    }
+
+    /// PKCS#8 DER (spec 7.4 exportKey, importPrivateKey).
+    pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let doc = match self {
+            PrivateKey::Ec(curve, scalar) => per_curve!(*curve, c => c::SecretKey::from_slice(scalar)
+                .map_err(err("EC key"))?
+                .to_pkcs8_der()
+                .map_err(err("PKCS#8"))?),
+            PrivateKey::Rsa(k) => k.to_pkcs8_der().map_err(err("PKCS#8"))?,
+        };
+        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+
+    /// Parses PKCS#8 DER: EC on a supported curve, or RSA.
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, CryptoError> {
+        for curve in [Curve::P256, Curve::P384, Curve::P521] {
+            let scalar = per_curve!(curve, c => c::SecretKey::from_pkcs8_der(der)
+                .ok()
+                .map(|k| Zeroizing::new(k.to_bytes().to_vec())));
+            if let Some(scalar) = scalar {
+                return Ok(PrivateKey::Ec(curve, scalar));
+            }
+        }
+        RsaPrivateKey::from_pkcs8_der(der)
+            .map(|k| PrivateKey::Rsa(Box::new(k)))
+            .map_err(|_| CryptoError("not a PKCS#8 RSA or supported EC private key".into()))
+    }
+
+    /// ECDH (SP800-56A CDH): the shared point's x-coordinate, fixed length.
+    pub fn ecdh(&self, peer: &PublicKey) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        match (self, peer) {
+            (PrivateKey::Ec(curve, scalar), PublicKey::Ec(peer_curve, point)) if curve == peer_curve => {
+                per_curve!(*curve, c => {
+                    let secret = c::SecretKey::from_slice(scalar).map_err(err("EC key"))?;
+                    let public = c::PublicKey::from_sec1_bytes(point).map_err(err("EC peer key"))?;
+                    let shared = c::ecdh::diffie_hellman(secret.to_nonzero_scalar(), public.as_affine());
+                    Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+                })
+            }
+            (PrivateKey::Ec(..), PublicKey::Ec(..)) => Err(CryptoError("ECDH curve mismatch".into())),
+            _ => Err(CryptoError("ECDH needs two EC keys".into())),
+        }
+    }
+
+    /// ECDSA over a pre-computed hash (bits2int truncation as usual), raw `r ‖ s`.
+    pub fn ecdsa_sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let PrivateKey::Ec(curve, scalar) = self else {
+            return Err(CryptoError("ECDSA needs an EC key".into()));
+        };
+        per_curve!(*curve, c => {
+            use c::ecdsa::signature::hazmat::PrehashSigner;
+            let key = c::ecdsa::SigningKey::from_slice(scalar).map_err(err("EC key"))?;
+            let sig: c::ecdsa::Signature = key.sign_prehash(hash).map_err(err("ECDSA"))?;
+            Ok(sig.to_bytes().to_vec())
+        })
+    }
+
+    /// SHA256withECDSA or SHA256withRSA over `message` (attestations, key-pair tests).
+    pub fn sign_sha256<R: CryptoRng + ?Sized>(&self, message: &[u8], rng: &mut R) -> Result<Vec<u8>, CryptoError> {
+        let digest = sha256(message);
+        match self {
+            PrivateKey::Ec(..) => self.ecdsa_sign_prehash(&digest),
+            PrivateKey::Rsa(k) => k
+                .sign_with_rng(rng, Pkcs1v15Sign::new::<Sha256>(), &digest)
+                .map_err(err("RSA signature")),
+        }
+    }
+}
+
+/// The RSA public exponent as an unsigned integer, when it fits in 64 bits.
+pub fn rsa_exponent(key: &RsaPublicKey) -> Option<u64> {
+    let bytes = key.e().to_be_bytes();
+    let significant: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+    (significant.len() <= 8).then(|| significant.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
+/// AES-256-CBC decryption with PKCS#7 padding of `iv ‖ ciphertext` (spec 6.1 Encrypted Data).
+pub fn aes256_cbc_decrypt_iv_first(key: &[u8; 32], data: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
+    if data.len() < 32 || data.len() % 16 != 0 {
+        return Err(CryptoError(format!("encrypted data of {} bytes is not IV + whole blocks", data.len())));
+    }
+    let (iv, ct) = data.split_at(16);
+    let dec = cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv).map_err(err("AES key"))?;
+    let mut buf = Zeroizing::new(ct.to_vec());
+    let n = dec
+        .decrypt_padded::<cbc::cipher::block_padding::Pkcs7>(&mut buf)
+        .map_err(|_| CryptoError("bad padding in encrypted data".into()))?
+        .len();
+    buf.truncate(n);
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::seeded_rng;
+
+    #[test]
+    fn ec_keys_round_trip_spki_pkcs8_and_sign() {
+        let mut rng = seeded_rng(5);
+        for curve in [Curve::P256, Curve::P384, Curve::P521] {
+            let k = PrivateKey::generate_ec(curve, &mut rng);
+            let spki = k.public().to_spki();
+            assert_eq!(PublicKey::from_spki(&spki), Some(k.public()));
+            let back = PrivateKey::from_pkcs8(&k.to_pkcs8().unwrap()).unwrap();
+            assert_eq!(back.public(), k.public());
+            let sig = k.sign_sha256(b"msg", &mut rng).unwrap();
+            assert_eq!(sig.len(), 2 * curve.coordinate_len());
+            assert_eq!(k.public().verify_sha256(b"msg", &sig), Ok(true));
+            assert_eq!(k.public().verify_sha256(b"other", &sig), Ok(false));
+            assert!(k.public().verify_sha256(b"msg", &sig[1..]).is_err());
+        }
+    }
+
+    #[test]
+    fn ecdh_agrees_and_checks_curves() {
+        let mut rng = seeded_rng(6);
+        let a = PrivateKey::generate_ec(Curve::P384, &mut rng);
+        let b = PrivateKey::generate_ec(Curve::P384, &mut rng);
+        let ab = a.ecdh(&b.public()).unwrap();
+        assert_eq!(ab.len(), 48);
+        assert_eq!(ab, b.ecdh(&a.public()).unwrap());
+        let c = PrivateKey::generate_ec(Curve::P256, &mut rng);
+        assert!(a.ecdh(&c.public()).is_err());
+    }
+
+    #[test]
+    fn rsa_keys_and_exponents() {
+        let mut rng = seeded_rng(7);
+        let k = PrivateKey::generate_rsa(1024, 3, &mut rng).unwrap();
+        let PublicKey::Rsa(public) = k.public() else { panic!() };
+        assert_eq!(rsa_exponent(&public), Some(3));
+        assert_eq!(k.public().rsa_bits(), Some(1024));
+        let spki = k.public().to_spki();
+        assert_eq!(PublicKey::from_spki(&spki), Some(k.public()));
+        let sig = k.sign_sha256(b"m", &mut rng).unwrap();
+        assert_eq!(k.public().verify_sha256(b"m", &sig), Ok(true));
+        assert!(PublicKey::from_spki(&[0x30, 0x00]).is_none());
+    }
+
+    #[test]
+    fn encrypted_data_vector_from_the_notes() {
+        // spec-notes §11: EncryptionKey and encryptedPuk ("123456", IV = 00..0f).
+        let key: [u8; 32] = hex::decode("a8ea3f59d4b478a3467caed78e7fff156c4fc0c7a5c8118cec7c0de21c9b415a")
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let ct = hex::decode("000102030405060708090a0b0c0d0e0f332f18b30636842de75db2ed442e69e7").unwrap();
+        assert_eq!(&aes256_cbc_decrypt_iv_first(&key, &ct).unwrap()[..], b"123456");
+        assert!(aes256_cbc_decrypt_iv_first(&key, &ct[..31]).is_err());
+        let mut bad = ct.clone();
+        bad[31] ^= 0x55;
+        assert!(aes256_cbc_decrypt_iv_first(&key, &bad).is_err());
+        let session_key = hex::decode("5746f9aa335dada351cf8f5c9e8e6caf493a3c50b620dd3134528a0263b1d9de").unwrap();
+        assert_eq!(hmac_sha256(&session_key, &[b"EncryptionKey"]), key);
+    }
+}
