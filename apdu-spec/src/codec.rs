@@ -21,9 +21,18 @@ pub enum DecodeError {
     /// An `id` was empty, longer than 32 bytes or held a byte outside 0x21-0x7E.
     BadId { offset: usize },
     /// A value was longer than its type allows.
-    TooLong { offset: usize, what: &'static str, len: usize, max: usize },
+    TooLong {
+        offset: usize,
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
     /// A fixed-length array (`byte[32]`) had another length.
-    WrongLength { offset: usize, expected: usize, len: usize },
+    WrongLength {
+        offset: usize,
+        expected: usize,
+        len: usize,
+    },
     /// A response status byte that is neither 0x00 nor an SKS error code.
     BadStatus { offset: usize, value: u8 },
 }
@@ -32,27 +41,51 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Truncated { offset, needed } => {
-                write!(f, "input truncated at byte {offset} ({needed} more bytes needed)")
+                write!(
+                    f,
+                    "input truncated at byte {offset} ({needed} more bytes needed)"
+                )
             }
             Self::Trailing { offset, extra } => {
                 write!(f, "{extra} unexpected trailing bytes at byte {offset}")
             }
             Self::BadBool { offset, value } => {
-                write!(f, "bool at byte {offset} is 0x{value:02x}, not 0x00 or 0x01")
+                write!(
+                    f,
+                    "bool at byte {offset} is 0x{value:02x}, not 0x00 or 0x01"
+                )
             }
             Self::BadUtf8 { offset } => write!(f, "text at byte {offset} is not valid UTF-8"),
             Self::BadId { offset } => write!(
                 f,
                 "id at byte {offset} is not 1-32 characters of printable ASCII (0x21-0x7e)"
             ),
-            Self::TooLong { offset, what, len, max } => {
-                write!(f, "{what} at byte {offset} is {len} bytes long, at most {max} allowed")
+            Self::TooLong {
+                offset,
+                what,
+                len,
+                max,
+            } => {
+                write!(
+                    f,
+                    "{what} at byte {offset} is {len} bytes long, at most {max} allowed"
+                )
             }
-            Self::WrongLength { offset, expected, len } => {
-                write!(f, "array at byte {offset} is {len} bytes long, exactly {expected} required")
+            Self::WrongLength {
+                offset,
+                expected,
+                len,
+            } => {
+                write!(
+                    f,
+                    "array at byte {offset} is {len} bytes long, exactly {expected} required"
+                )
             }
             Self::BadStatus { offset, value } => {
-                write!(f, "status byte 0x{value:02x} at byte {offset} is not an SKS status")
+                write!(
+                    f,
+                    "status byte 0x{value:02x} at byte {offset} is not an SKS status"
+                )
             }
         }
     }
@@ -70,7 +103,11 @@ pub struct EncodeError {
 
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} of {} bytes exceeds the maximum of {}", self.what, self.len, self.max)
+        write!(
+            f,
+            "{} of {} bytes exceeds the maximum of {}",
+            self.what, self.len, self.max
+        )
     }
 }
 
@@ -118,7 +155,11 @@ impl Writer {
                 self.u16(len);
                 self.raw(bytes);
             }
-            Err(_) => self.fail(EncodeError { what, len: bytes.len(), max: u16::MAX.into() }),
+            Err(_) => self.fail(EncodeError {
+                what,
+                len: bytes.len(),
+                max: u16::MAX.into(),
+            }),
         }
     }
 
@@ -129,9 +170,11 @@ impl Writer {
                 self.u32(len);
                 self.raw(bytes);
             }
-            Err(_) => {
-                self.fail(EncodeError { what: "blob", len: bytes.len(), max: u32::MAX as usize })
-            }
+            Err(_) => self.fail(EncodeError {
+                what: "blob",
+                len: bytes.len(),
+                max: u32::MAX as usize,
+            }),
         }
     }
 
@@ -170,7 +213,10 @@ impl<'a> Reader<'a> {
 
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(DecodeError::Truncated { offset: self.pos, needed: n - self.remaining() });
+            return Err(DecodeError::Truncated {
+                offset: self.pos,
+                needed: n - self.remaining(),
+            });
         }
         let out = &self.input[self.pos..self.pos + n];
         self.pos += n;
@@ -208,7 +254,10 @@ impl<'a> Reader<'a> {
     pub fn finish(&self) -> Result<(), DecodeError> {
         match self.remaining() {
             0 => Ok(()),
-            extra => Err(DecodeError::Trailing { offset: self.pos, extra }),
+            extra => Err(DecodeError::Trailing {
+                offset: self.pos,
+                extra,
+            }),
         }
     }
 }
@@ -303,7 +352,11 @@ impl<T: Wire> Wire for Vec<T> {
                     item.encode(w);
                 }
             }
-            Err(_) => w.fail(EncodeError { what: "list", len: self.len(), max: u16::MAX.into() }),
+            Err(_) => w.fail(EncodeError {
+                what: "list",
+                len: self.len(),
+                max: u16::MAX.into(),
+            }),
         }
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

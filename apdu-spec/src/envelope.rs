@@ -86,8 +86,19 @@ pub fn call_apdus(method: u8, data: &[u8], max_chunk: usize, le: u16) -> Vec<Vec
         .iter()
         .enumerate()
         .map(|(i, part)| {
-            let cla = if i == last { CLA_PROPRIETARY } else { CLA_PROPRIETARY | CLA_CHAINING_BIT };
-            extended_apdu(cla, INS_SKS_CALL, method, 0, part, (i == last).then_some(le))
+            let cla = if i == last {
+                CLA_PROPRIETARY
+            } else {
+                CLA_PROPRIETARY | CLA_CHAINING_BIT
+            };
+            extended_apdu(
+                cla,
+                INS_SKS_CALL,
+                method,
+                0,
+                part,
+                (i == last).then_some(le),
+            )
         })
         .collect()
 }
@@ -115,7 +126,13 @@ pub fn extended_apdu(cla: u8, ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<u
 
 /// `00 A4 04 00 Lc AID` (short APDU, no Le, as every PC/SC tool sends it).
 pub fn select_apdu() -> Vec<u8> {
-    let mut apdu = vec![CLA_ISO, INS_SELECT, P1_SELECT_BY_NAME, 0x00, AID.len() as u8];
+    let mut apdu = vec![
+        CLA_ISO,
+        INS_SELECT,
+        P1_SELECT_BY_NAME,
+        0x00,
+        AID.len() as u8,
+    ];
     apdu.extend_from_slice(&AID);
     apdu
 }
@@ -129,4 +146,36 @@ pub fn get_response_apdu(le: u16) -> Vec<u8> {
 pub fn split_response(resp: &[u8]) -> Option<(&[u8], u16)> {
     let n = resp.len().checked_sub(2)?;
     Some((&resp[..n], u16::from_be_bytes([resp[n], resp[n + 1]])))
+}
+
+/// The `61xx` status word announcing `remaining` more response bytes (ISO 7816-4 5.1.3): `xx`
+/// is the count, or `00` for 256 and more.
+pub fn sw_bytes_remaining(remaining: usize) -> u16 {
+    u16::from_be_bytes([sw::BYTES_REMAINING, u8::try_from(remaining).unwrap_or(0)])
+}
+
+/// The response APDUs that carry a call's response `data` when the reader always asks for the
+/// most (extended `Le` = `00 00`, i.e. 65,536): the answer to the call, then the answer to each
+/// GET RESPONSE. Each holds at most [`MAX_RESPONSE_CHUNK`] data bytes and ends with
+/// `61xx` ([`sw_bytes_remaining`]) while more data is pending, with `9000` on the last one.
+pub fn response_apdus(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    loop {
+        let n = rest.len().min(MAX_RESPONSE_CHUNK);
+        let (chunk, tail) = rest.split_at(n);
+        let sw = if tail.is_empty() {
+            sw::OK
+        } else {
+            sw_bytes_remaining(tail.len())
+        };
+        let mut apdu = Vec::with_capacity(n + 2);
+        apdu.extend_from_slice(chunk);
+        apdu.extend_from_slice(&sw.to_be_bytes());
+        out.push(apdu);
+        if tail.is_empty() {
+            return out;
+        }
+        rest = tail;
+    }
 }

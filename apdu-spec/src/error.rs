@@ -101,7 +101,10 @@ pub struct SksError {
 
 impl SksError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -125,6 +128,9 @@ impl Wire for SksError {
         let code = ErrorCode::try_from(status)
             .map_err(|value| DecodeError::BadStatus { offset, value })?;
         let message = ErrorString::decode(r)?;
-        Ok(Self { code, message: message.as_str().to_owned() })
+        Ok(Self {
+            code,
+            message: message.as_str().to_owned(),
+        })
     }
 }

@@ -3,12 +3,16 @@
 //! envelope that carries them. Applet and client both build on this crate, so they cannot drift
 //! apart. `README.md` documents the format for implementers in other languages.
 
+pub mod algorithms;
 pub mod codec;
 pub mod envelope;
 pub mod error;
 pub mod method;
 pub mod methods;
 pub mod types;
+
+#[cfg(test)]
+mod tests;
 
 pub use codec::{DecodeError, EncodeError, Reader, Wire, Writer};
 pub use error::{ErrorCode, SksError};

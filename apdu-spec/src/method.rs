@@ -2,8 +2,8 @@
 //! the framing of a call's response (spec 7.2).
 
 use crate::codec::{DecodeError, EncodeError, Reader, Wire, Writer};
-use crate::methods::MethodId;
 use crate::error::SksError;
+use crate::methods::{Command, MethodId};
 
 /// One SKS method: its id (spec 7.4, the number in square brackets), its spec name and the
 /// types of its arguments and results.
@@ -11,6 +11,19 @@ pub trait Method {
     const ID: MethodId;
     type Args: Wire;
     type Output: Wire;
+
+    /// The decoded-call form of a call of this method with `args`.
+    fn command(args: Self::Args) -> Command;
+}
+
+/// Visits every method of the table with its marker type (used by the property tests, which
+/// thereby cover each method the table declares).
+#[cfg(test)]
+pub(crate) trait MethodVisitor {
+    fn visit<M: Method>(&mut self)
+    where
+        M::Args: proptest::arbitrary::Arbitrary + core::fmt::Debug + Clone + PartialEq,
+        M::Output: proptest::arbitrary::Arbitrary + core::fmt::Debug + Clone + PartialEq;
 }
 
 /// Methods without arguments or results encode as nothing.
@@ -92,8 +105,17 @@ macro_rules! sks_methods {
                 const ID: MethodId = MethodId::$name;
                 type Args = $args;
                 type Output = $out;
+                fn command(args: $args) -> Command {
+                    Command::$name(args)
+                }
             }
         )*
+
+        /// Calls `v.visit::<M>()` for every method `M` of the table, in table order.
+        #[cfg(test)]
+        pub(crate) fn visit_all_methods<V: $crate::method::MethodVisitor>(v: &mut V) {
+            $( v.visit::<$name>(); )*
+        }
 
         /// A decoded SKS call: the method and its typed arguments.
         #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +156,9 @@ pub fn encode_response<T: Wire>(result: &Result<T, SksError>) -> Result<Vec<u8>,
 }
 
 /// Decodes the response to a call of `M`: the results, or the SKS error the card reported.
-pub fn decode_response<M: Method>(bytes: &[u8]) -> Result<Result<M::Output, SksError>, DecodeError> {
+pub fn decode_response<M: Method>(
+    bytes: &[u8],
+) -> Result<Result<M::Output, SksError>, DecodeError> {
     let mut r = Reader::new(bytes);
     let out = if bytes.first() == Some(&0) {
         r.u8()?;

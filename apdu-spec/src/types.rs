@@ -115,7 +115,11 @@ impl Wire for Mac {
         let bytes = r.short_array()?;
         <[u8; 32]>::try_from(bytes)
             .map(Self)
-            .map_err(|_| DecodeError::WrongLength { offset, expected: 32, len: bytes.len() })
+            .map_err(|_| DecodeError::WrongLength {
+                offset,
+                expected: 32,
+                len: bytes.len(),
+            })
     }
 }
 
@@ -136,7 +140,10 @@ impl Id {
         if Self::is_valid(s.as_bytes()) {
             Ok(Self(s))
         } else {
-            Err(InvalidValue { what: "id", value: s })
+            Err(InvalidValue {
+                what: "id",
+                value: s,
+            })
         }
     }
 
@@ -192,7 +199,10 @@ impl Uri {
         if s.len() <= Self::MAX_LEN {
             Ok(Self(s))
         } else {
-            Err(InvalidValue { what: "uri", value: s })
+            Err(InvalidValue {
+                what: "uri",
+                value: s,
+            })
         }
     }
 
@@ -228,7 +238,12 @@ impl Wire for Uri {
         let offset = r.offset();
         let s = String::decode(r)?;
         if s.len() > Self::MAX_LEN {
-            return Err(DecodeError::TooLong { offset, what: "uri", len: s.len(), max: Self::MAX_LEN });
+            return Err(DecodeError::TooLong {
+                offset,
+                what: "uri",
+                len: s.len(),
+                max: Self::MAX_LEN,
+            });
         }
         Ok(Self(s))
     }
@@ -301,9 +316,95 @@ impl std::error::Error for InvalidValue {}
 
 fn hex_prefix(bytes: &[u8]) -> String {
     const SHOWN: usize = 24;
-    let mut s: String = bytes.iter().take(SHOWN).map(|b| format!("{b:02x}")).collect();
+    let mut s: String = bytes
+        .iter()
+        .take(SHOWN)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     if bytes.len() > SHOWN {
         s.push_str(&format!("… ({} bytes)", bytes.len()));
     }
     s
+}
+
+/// Generators for the property tests: only values that satisfy each type's limits, with sizes
+/// kept small (large values have their own tests).
+#[cfg(test)]
+mod arbitrary_impls {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Cuts `s` at the last character boundary at or below `max` bytes.
+    fn cut(mut s: String, max: usize) -> String {
+        if s.len() > max {
+            let mut end = max;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+        }
+        s
+    }
+
+    impl Arbitrary for Bytes {
+        type Parameters = ();
+        type Strategy = BoxedStrategy<Self>;
+        fn arbitrary_with((): ()) -> Self::Strategy {
+            prop::collection::vec(any::<u8>(), 0..=300)
+                .prop_map(Bytes)
+                .boxed()
+        }
+    }
+
+    impl Arbitrary for Blob {
+        type Parameters = ();
+        type Strategy = BoxedStrategy<Self>;
+        fn arbitrary_with((): ()) -> Self::Strategy {
+            prop::collection::vec(any::<u8>(), 0..=300)
+                .prop_map(Blob)
+                .boxed()
+        }
+    }
+
+    impl Arbitrary for Mac {
+        type Parameters = ();
+        type Strategy = BoxedStrategy<Self>;
+        fn arbitrary_with((): ()) -> Self::Strategy {
+            any::<[u8; 32]>().prop_map(Mac).boxed()
+        }
+    }
+
+    impl Arbitrary for Id {
+        type Parameters = ();
+        type Strategy = BoxedStrategy<Self>;
+        fn arbitrary_with((): ()) -> Self::Strategy {
+            "[!-~]{1,32}".prop_map(Id).boxed()
+        }
+    }
+
+    impl Arbitrary for Uri {
+        type Parameters = ();
+        type Strategy = BoxedStrategy<Self>;
+        fn arbitrary_with((): ()) -> Self::Strategy {
+            prop_oneof![
+                // Typical algorithm-style URIs.
+                "https?://[a-z.]{1,20}/[a-zA-Z0-9/#._-]{0,60}",
+                // Any UTF-8, sometimes close to the 1000-byte limit.
+                any::<String>(),
+                "\\PC{900,1000}",
+            ]
+            .prop_map(|s| Uri(cut(s, Uri::MAX_LEN)))
+            .boxed()
+        }
+    }
+
+    impl Arbitrary for ErrorString {
+        type Parameters = ();
+        type Strategy = BoxedStrategy<Self>;
+        fn arbitrary_with((): ()) -> Self::Strategy {
+            prop_oneof![any::<String>(), "\\PC{1900,2000}"]
+                .prop_map(|s| ErrorString(cut(s, ErrorString::MAX_LEN)))
+                .boxed()
+        }
+    }
 }

@@ -33,7 +33,8 @@ fn err<E: fmt::Display>(context: &'static str) -> impl Fn(E) -> CryptoError {
 
 /// HMAC-SHA256 over the concatenation of `parts`.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     for p in parts {
         mac.update(p);
     }
@@ -113,16 +114,20 @@ impl PublicKey {
                 return Some(PublicKey::Ec(curve, point));
             }
         }
-        RsaPublicKey::from_public_key_der(der).ok().map(PublicKey::Rsa)
+        RsaPublicKey::from_public_key_der(der)
+            .ok()
+            .map(PublicKey::Rsa)
     }
 
     /// The canonical SubjectPublicKeyInfo DER (named curve + uncompressed point; rsaEncryption
     /// with NULL parameters and minimal integers).
     pub fn to_spki(&self) -> Vec<u8> {
         let doc = match self {
-            PublicKey::Ec(curve, point) => per_curve!(*curve, c => c::PublicKey::from_sec1_bytes(point)
+            PublicKey::Ec(curve, point) => {
+                per_curve!(*curve, c => c::PublicKey::from_sec1_bytes(point)
                 .map_err(|e| e.to_string())
-                .and_then(|k| k.to_public_key_der().map_err(|e| e.to_string()))),
+                .and_then(|k| k.to_public_key_der().map_err(|e| e.to_string())))
+            }
             PublicKey::Rsa(k) => k.to_public_key_der().map_err(|e| e.to_string()),
         };
         // Both keys were validated when parsed or generated, so encoding cannot fail.
@@ -162,7 +167,8 @@ impl PublicKey {
                         k.size()
                     )));
                 }
-                Ok(k.verify(Pkcs1v15Sign::new::<Sha256>(), &digest, signature).is_ok())
+                Ok(k.verify(Pkcs1v15Sign::new::<Sha256>(), &digest, signature)
+                    .is_ok())
             }
             PublicKey::Ec(curve, point) => {
                 if signature.len() != 2 * curve.coordinate_len() {
@@ -234,10 +240,12 @@ impl PrivateKey {
     /// PKCS#8 DER (spec 7.4 exportKey, importPrivateKey).
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let doc = match self {
-            PrivateKey::Ec(curve, scalar) => per_curve!(*curve, c => c::SecretKey::from_slice(scalar)
+            PrivateKey::Ec(curve, scalar) => {
+                per_curve!(*curve, c => c::SecretKey::from_slice(scalar)
                 .map_err(err("EC key"))?
                 .to_pkcs8_der()
-                .map_err(err("PKCS#8"))?),
+                .map_err(err("PKCS#8"))?)
+            }
             PrivateKey::Rsa(k) => k.to_pkcs8_der().map_err(err("PKCS#8"))?,
         };
         Ok(Zeroizing::new(doc.as_bytes().to_vec()))
@@ -261,7 +269,9 @@ impl PrivateKey {
     /// ECDH (SP800-56A CDH): the shared point's x-coordinate, fixed length.
     pub fn ecdh(&self, peer: &PublicKey) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         match (self, peer) {
-            (PrivateKey::Ec(curve, scalar), PublicKey::Ec(peer_curve, point)) if curve == peer_curve => {
+            (PrivateKey::Ec(curve, scalar), PublicKey::Ec(peer_curve, point))
+                if curve == peer_curve =>
+            {
                 per_curve!(*curve, c => {
                     let secret = c::SecretKey::from_slice(scalar).map_err(err("EC key"))?;
                     let public = c::PublicKey::from_sec1_bytes(point).map_err(err("EC peer key"))?;
@@ -269,7 +279,9 @@ impl PrivateKey {
                     Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
                 })
             }
-            (PrivateKey::Ec(..), PublicKey::Ec(..)) => Err(CryptoError("ECDH curve mismatch".into())),
+            (PrivateKey::Ec(..), PublicKey::Ec(..)) => {
+                Err(CryptoError("ECDH curve mismatch".into()))
+            }
             _ => Err(CryptoError("ECDH needs two EC keys".into())),
         }
     }
@@ -288,7 +300,11 @@ impl PrivateKey {
     }
 
     /// SHA256withECDSA or SHA256withRSA over `message` (attestations, key-pair tests).
-    pub fn sign_sha256<R: CryptoRng + ?Sized>(&self, message: &[u8], rng: &mut R) -> Result<Vec<u8>, CryptoError> {
+    pub fn sign_sha256<R: CryptoRng + ?Sized>(
+        &self,
+        message: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, CryptoError> {
         let digest = sha256(message);
         match self {
             PrivateKey::Ec(..) => self.ecdsa_sign_prehash(&digest),
@@ -299,18 +315,56 @@ impl PrivateKey {
     }
 }
 
+/// The public key certified by an X.509 certificate (DER), if it is one the card understands.
+pub fn certificate_public_key(certificate: &[u8]) -> Option<PublicKey> {
+    use der::{Decode, Encode};
+    let cert = x509_cert::Certificate::from_der(certificate).ok()?;
+    let spki = cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .ok()?;
+    PublicKey::from_spki(&spki)
+}
+
+/// Whether `private` and `public` form a key pair: sign a fixed message, verify it
+/// (spec-notes §4.3 step 5.3, "key-pair match test").
+pub fn is_key_pair<R: CryptoRng + ?Sized>(
+    private: &PrivateKey,
+    public: &PublicKey,
+    rng: &mut R,
+) -> bool {
+    const PROBE: &[u8] = b"SKS key-pair match test";
+    private.is_rsa() == public.is_rsa()
+        && private
+            .sign_sha256(PROBE, rng)
+            .ok()
+            .and_then(|sig| public.verify_sha256(PROBE, &sig).ok())
+            .unwrap_or(false)
+}
+
 /// The RSA public exponent as an unsigned integer, when it fits in 64 bits.
 pub fn rsa_exponent(key: &RsaPublicKey) -> Option<u64> {
     let bytes = key.e().to_be_bytes();
     let significant: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
-    (significant.len() <= 8).then(|| significant.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    (significant.len() <= 8).then(|| {
+        significant
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+    })
 }
 
 /// AES-256-CBC decryption with PKCS#7 padding of `iv ‖ ciphertext` (spec 6.1 Encrypted Data).
-pub fn aes256_cbc_decrypt_iv_first(key: &[u8; 32], data: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+pub fn aes256_cbc_decrypt_iv_first(
+    key: &[u8; 32],
+    data: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
     if data.len() < 32 || data.len() % 16 != 0 {
-        return Err(CryptoError(format!("encrypted data of {} bytes is not IV + whole blocks", data.len())));
+        return Err(CryptoError(format!(
+            "encrypted data of {} bytes is not IV + whole blocks",
+            data.len()
+        )));
     }
     let (iv, ct) = data.split_at(16);
     let dec = cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv).map_err(err("AES key"))?;
@@ -361,7 +415,9 @@ mod tests {
     fn rsa_keys_and_exponents() {
         let mut rng = seeded_rng(7);
         let k = PrivateKey::generate_rsa(1024, 3, &mut rng).unwrap();
-        let PublicKey::Rsa(public) = k.public() else { panic!() };
+        let PublicKey::Rsa(public) = k.public() else {
+            panic!()
+        };
         assert_eq!(rsa_exponent(&public), Some(3));
         assert_eq!(k.public().rsa_bits(), Some(1024));
         let spki = k.public().to_spki();
@@ -374,17 +430,24 @@ mod tests {
     #[test]
     fn encrypted_data_vector_from_the_notes() {
         // spec-notes §11: EncryptionKey and encryptedPuk ("123456", IV = 00..0f).
-        let key: [u8; 32] = hex::decode("a8ea3f59d4b478a3467caed78e7fff156c4fc0c7a5c8118cec7c0de21c9b415a")
-            .unwrap()
-            .try_into()
+        let key: [u8; 32] =
+            hex::decode("a8ea3f59d4b478a3467caed78e7fff156c4fc0c7a5c8118cec7c0de21c9b415a")
+                .unwrap()
+                .try_into()
+                .unwrap();
+        let ct = hex::decode("000102030405060708090a0b0c0d0e0f332f18b30636842de75db2ed442e69e7")
             .unwrap();
-        let ct = hex::decode("000102030405060708090a0b0c0d0e0f332f18b30636842de75db2ed442e69e7").unwrap();
-        assert_eq!(&aes256_cbc_decrypt_iv_first(&key, &ct).unwrap()[..], b"123456");
+        assert_eq!(
+            &aes256_cbc_decrypt_iv_first(&key, &ct).unwrap()[..],
+            b"123456"
+        );
         assert!(aes256_cbc_decrypt_iv_first(&key, &ct[..31]).is_err());
         let mut bad = ct.clone();
         bad[31] ^= 0x55;
         assert!(aes256_cbc_decrypt_iv_first(&key, &bad).is_err());
-        let session_key = hex::decode("5746f9aa335dada351cf8f5c9e8e6caf493a3c50b620dd3134528a0263b1d9de").unwrap();
+        let session_key =
+            hex::decode("5746f9aa335dada351cf8f5c9e8e6caf493a3c50b620dd3134528a0263b1d9de")
+                .unwrap();
         assert_eq!(hmac_sha256(&session_key, &[b"EncryptionKey"]), key);
     }
 }

@@ -19,9 +19,6 @@ pub const CRYPTO_DATA_SIZE: u32 = 16384;
 /// `apdu_spec::envelope::MAX_CALL_DATA` bytes with the other addExtension arguments.
 pub const EXTENSION_DATA_SIZE: u32 = 131_072;
 
-/// The algorithms this card really implements at this point, in getDeviceInfo order.
-pub const SUPPORTED_ALGORITHMS: &[&str] = &[];
-
 impl<S: Store> SksApplet<S> {
     /// getDeviceInfo [1] (spec 7.4).
     pub(crate) fn get_device_info(&self) -> DeviceInfo {
@@ -37,14 +34,14 @@ impl<S: Store> SksApplet<S> {
                 .iter()
                 .map(|c| Bytes(c.clone()))
                 .collect(),
-            supported_algorithms: SUPPORTED_ALGORITHMS
+            supported_algorithms: crate::algorithm::SUPPORTED
                 .iter()
-                .filter_map(|a| Uri::new(*a).ok())
+                .filter_map(|a| Uri::new(a.uri).ok())
                 .collect(),
             crypto_data_size: CRYPTO_DATA_SIZE,
             extension_data_size: EXTENSION_DATA_SIZE,
             device_pin_support: false,
-            biometric_support: false,
+            biometric_support: true,
         }
     }
 }

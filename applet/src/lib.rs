@@ -6,15 +6,20 @@
 //! (dispatcher: method id → typed command → handler) → handlers ([`info`], ...) → [`store`]
 //! (persistent records, one atomic transaction primitive).
 
+pub mod algorithm;
 pub mod applet;
 pub mod card;
 pub mod crypto;
+pub mod db;
 pub mod device;
 #[cfg(feature = "diagnostics")]
 pub mod diagnostics;
 pub mod info;
 pub mod iso;
+pub mod pin;
 pub mod platform;
+pub(crate) mod provisioning;
+pub mod security;
 pub mod store;
 
 pub use applet::SksApplet;

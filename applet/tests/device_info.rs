@@ -8,8 +8,12 @@ use applet::{card_with, Card};
 use std::time::Duration;
 
 fn new_card(store: RamStore, seed: u64) -> impl Card {
-    card_with(store, seeded_rng(seed), Box::new(FixedClock(Duration::from_secs(1_750_000_000))))
-        .expect("card starts")
+    card_with(
+        store,
+        seeded_rng(seed),
+        Box::new(FixedClock(Duration::from_secs(1_750_000_000))),
+    )
+    .expect("card starts")
 }
 
 fn call(card: &mut impl Card, method: u8, body: &[u8]) -> (Vec<u8>, u16) {
@@ -64,11 +68,16 @@ fn dispatcher_errors() {
     // P2 must be 0.
     let mut apdu = call_apdus(1, &[], 255, 0).remove(0);
     apdu[3] = 1;
-    assert_eq!(split_response(&card.process(&apdu)).unwrap().1, sw::INCORRECT_P1P2);
+    assert_eq!(
+        split_response(&card.process(&apdu)).unwrap().1,
+        sw::INCORRECT_P1P2
+    );
     // Arguments that do not decode: an SKS error, the card keeps answering.
     let (data, status) = call(&mut card, 1, &[0x00]);
     assert_eq!(status, sw::OK);
-    let err = decode_response::<GetDeviceInfo>(&data).unwrap().unwrap_err();
+    let err = decode_response::<GetDeviceInfo>(&data)
+        .unwrap()
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::Option);
     assert!(err.message.contains("getDeviceInfo"), "{}", err.message);
     assert_eq!(call(&mut card, 1, &[]).1, sw::OK);

@@ -18,12 +18,27 @@ use core::fmt;
 pub enum Kind {
     /// The device attestation key and certificate path, written at personalization.
     DeviceIdentity = 1,
+    /// A provisioning session.
+    Session = 2,
+    /// A key entry.
+    Key = 3,
+    /// A PIN policy object.
+    PinPolicy = 4,
+    /// A PUK policy object.
+    PukPolicy = 5,
+    /// The handle counters.
+    Counters = 6,
 }
 
 impl Kind {
     pub fn from_u8(v: u8) -> Option<Self> {
         match v {
             1 => Some(Self::DeviceIdentity),
+            2 => Some(Self::Session),
+            3 => Some(Self::Key),
+            4 => Some(Self::PinPolicy),
+            5 => Some(Self::PukPolicy),
+            6 => Some(Self::Counters),
             _ => None,
         }
     }

@@ -1,0 +1,422 @@
+//! The credential database (spec 2.1, 3): provisioning sessions, PIN and PUK policy objects and
+//! key entries, decoded in RAM and persisted one record per object through the store.
+//!
+//! Handlers change objects through the `*_mut` accessors, which mark them dirty; [`Db::save`]
+//! then writes every dirty object in ONE store transaction. If the store refuses, the dirty
+//! objects are re-read from the store (which still holds the previous state), so RAM and store
+//! never disagree and a failed call leaves the card as it was.
+
+use crate::store::{Kind, RecordKey, Store, StoreError, Write};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use zeroize::Zeroizing;
+
+/// Secret bytes: zeroized when dropped.
+pub type Secret = Zeroizing<Vec<u8>>;
+
+/// A deferred post-provisioning operation (spec 2.5, 7.4 post*), applied at close.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PostOp {
+    Delete { target: u32 },
+    Unlock { target: u32 },
+    Update { target: u32, new_key: u32 },
+    Clone { target: u32, new_key: u32 },
+}
+
+impl PostOp {
+    pub fn target(&self) -> u32 {
+        match *self {
+            PostOp::Delete { target }
+            | PostOp::Unlock { target }
+            | PostOp::Update { target, .. }
+            | PostOp::Clone { target, .. } => target,
+        }
+    }
+}
+
+/// A provisioning session object (spec 3.3, 7.4 createProvisioningSession).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub handle: u32,
+    pub open: bool,
+    pub session_key: Secret,
+    pub privacy_enabled: bool,
+    pub client_session_id: String,
+    pub server_session_id: String,
+    pub issuer_uri: String,
+    /// Canonical SPKI of the key management key, if any.
+    pub key_management_key: Option<Vec<u8>>,
+    pub client_time: u32,
+    pub session_life_time: u16,
+    /// sessionKey operations still allowed (spec-notes §3.4).
+    pub key_limit: u16,
+    /// The shared MAC sequence counter (spec 6.2, spec-notes §3.3).
+    pub mac_counter: u16,
+    /// Object ids of this session in creation order: one namespace for keys, PINs and PUKs.
+    pub ids: Vec<String>,
+    /// Queued post-operations in call order.
+    pub post_ops: Vec<PostOp>,
+}
+
+/// A PUK policy object (spec 3.2, 7.4 createPukPolicy).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PukPolicy {
+    pub handle: u32,
+    pub session: u32,
+    pub id: String,
+    pub value: Secret,
+    pub format: u8,
+    pub retry_limit: u16,
+    pub error_count: u16,
+    pub referenced: bool,
+}
+
+/// A PIN policy object (spec 3.2, 7.4 createPinPolicy).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PinPolicy {
+    pub handle: u32,
+    pub session: u32,
+    pub id: String,
+    /// Handle of the governing PUK policy.
+    pub puk: Option<u32>,
+    pub user_defined: bool,
+    pub user_modifiable: bool,
+    pub format: u8,
+    pub retry_limit: u16,
+    pub grouping: u8,
+    pub pattern_restrictions: u8,
+    pub min_length: u16,
+    pub max_length: u16,
+    pub input_method: u8,
+    pub referenced: bool,
+}
+
+/// An extension object of a key (spec 7.4 addExtension).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    pub type_uri: String,
+    pub sub_type: u8,
+    pub qualifier: String,
+    /// Plaintext (encrypted extensions are stored decrypted).
+    pub data: Secret,
+}
+
+/// A key entry (spec 3.1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyEntry {
+    pub handle: u32,
+    /// The owning provisioning session.
+    pub session: u32,
+    pub id: String,
+    pub pin_policy: Option<u32>,
+    pub pin_value: Option<Secret>,
+    pub pin_error_count: u16,
+    pub device_pin: bool,
+    pub enable_pin_caching: bool,
+    pub biometric_protection: u8,
+    pub export_protection: u8,
+    pub delete_protection: u8,
+    pub app_usage: u8,
+    pub friendly_name: String,
+    pub key_algorithm: String,
+    pub endorsed_algorithms: Vec<String>,
+    /// PKCS#8 of the generated or imported private key.
+    pub private_key: Secret,
+    /// Canonical SPKI of the generated key (kept for the setCertificatePath MAC).
+    pub generated_public_key: Vec<u8>,
+    pub certificates: Vec<Vec<u8>>,
+    pub symmetric_key: Option<Secret>,
+    /// keyBackup bits: 0x01 IMPORTED, 0x02 EXPORTED.
+    pub key_backup: u8,
+    pub extensions: Vec<Extension>,
+}
+
+impl KeyEntry {
+    pub fn is_symmetric(&self) -> bool {
+        self.symmetric_key.is_some()
+    }
+
+    pub fn end_entity_certificate(&self) -> Option<&[u8]> {
+        self.certificates.first().map(Vec::as_slice)
+    }
+}
+
+/// Handle counters: every handle kind has its own global counter starting at 1, never reused
+/// (spec 7.4 "must be static, unique and never be reused", spec-notes §10).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Counters {
+    pub last_session: u32,
+    pub last_key: u32,
+    pub last_pin: u32,
+    pub last_puk: u32,
+}
+
+const COUNTERS: RecordKey = RecordKey::new(Kind::Counters, 0);
+
+/// The decoded credential database.
+#[derive(Debug, Default)]
+pub struct Db {
+    sessions: BTreeMap<u32, Session>,
+    keys: BTreeMap<u32, KeyEntry>,
+    pins: BTreeMap<u32, PinPolicy>,
+    puks: BTreeMap<u32, PukPolicy>,
+    counters: Counters,
+    dirty: BTreeSet<RecordKey>,
+}
+
+macro_rules! table_accessors {
+    ($map:ident, $ty:ty, $kind:expr, $get:ident, $get_mut:ident, $insert:ident, $remove:ident) => {
+        pub fn $get(&self, handle: u32) -> Option<&$ty> {
+            self.$map.get(&handle)
+        }
+
+        pub fn $get_mut(&mut self, handle: u32) -> Option<&mut $ty> {
+            let v = self.$map.get_mut(&handle)?;
+            self.dirty.insert(RecordKey::new($kind, handle));
+            Some(v)
+        }
+
+        pub fn $insert(&mut self, v: $ty) {
+            self.dirty.insert(RecordKey::new($kind, v.handle));
+            self.$map.insert(v.handle, v);
+        }
+
+        pub fn $remove(&mut self, handle: u32) -> Option<$ty> {
+            self.dirty.insert(RecordKey::new($kind, handle));
+            self.$map.remove(&handle)
+        }
+    };
+}
+
+impl Db {
+    table_accessors!(
+        sessions,
+        Session,
+        Kind::Session,
+        session,
+        session_mut,
+        insert_session,
+        remove_session
+    );
+    table_accessors!(
+        keys,
+        KeyEntry,
+        Kind::Key,
+        key,
+        key_mut,
+        insert_key,
+        remove_key
+    );
+    table_accessors!(
+        pins,
+        PinPolicy,
+        Kind::PinPolicy,
+        pin,
+        pin_mut,
+        insert_pin,
+        remove_pin
+    );
+    table_accessors!(
+        puks,
+        PukPolicy,
+        Kind::PukPolicy,
+        puk,
+        puk_mut,
+        insert_puk,
+        remove_puk
+    );
+
+    /// Loads every object from the store.
+    pub fn load<S: Store>(store: &S) -> Result<Self, String> {
+        let mut db = Db::default();
+        for key in store.keys() {
+            db.reload(store, key)?;
+        }
+        Ok(db)
+    }
+
+    /// Replaces the RAM copy of one record with the store's.
+    fn reload<S: Store>(&mut self, store: &S, key: RecordKey) -> Result<(), String> {
+        let bytes = store.get(key);
+        let id = key.id;
+        match key.kind {
+            Kind::Session => put(&mut self.sessions, id, bytes)?,
+            Kind::Key => put(&mut self.keys, id, bytes)?,
+            Kind::PinPolicy => put(&mut self.pins, id, bytes)?,
+            Kind::PukPolicy => put(&mut self.puks, id, bytes)?,
+            Kind::Counters => {
+                self.counters = bytes.map(decode).transpose()?.unwrap_or_default();
+            }
+            Kind::DeviceIdentity => {}
+        }
+        Ok(())
+    }
+
+    /// Writes every object changed since the last save in one transaction. On failure the
+    /// changed objects are restored from the store and nothing has changed.
+    pub fn save<S: Store>(&mut self, store: &mut S) -> Result<(), StoreError> {
+        let dirty = std::mem::take(&mut self.dirty);
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        let writes = dirty.iter().map(|&k| self.write_for(k)).collect();
+        let result = store.commit(writes);
+        if result.is_err() {
+            for &k in &dirty {
+                // The store holds exactly what was loaded or saved before; re-reading it cannot
+                // fail for records this card wrote itself.
+                if let Err(e) = self.reload(store, k) {
+                    log::error!("cannot restore {k:?} after a failed commit: {e}");
+                }
+            }
+        }
+        result
+    }
+
+    /// Forgets unsaved changes (the store keeps the last saved state).
+    pub fn discard<S: Store>(&mut self, store: &S) {
+        for k in std::mem::take(&mut self.dirty) {
+            if let Err(e) = self.reload(store, k) {
+                log::error!("cannot restore {k:?}: {e}");
+            }
+        }
+    }
+
+    fn write_for(&self, key: RecordKey) -> Write {
+        let id = key.id;
+        let bytes = match key.kind {
+            Kind::Session => self.sessions.get(&id).map(encode),
+            Kind::Key => self.keys.get(&id).map(encode),
+            Kind::PinPolicy => self.pins.get(&id).map(encode),
+            Kind::PukPolicy => self.puks.get(&id).map(encode),
+            Kind::Counters => Some(encode(&self.counters)),
+            Kind::DeviceIdentity => None,
+        };
+        match bytes {
+            Some(b) => Write::Put(key, b.to_vec()),
+            None => Write::Delete(key),
+        }
+    }
+
+    /// Takes the next handle of a kind (persisted with the next save).
+    pub fn next_handle(&mut self, kind: Kind) -> u32 {
+        self.dirty.insert(COUNTERS);
+        let c = &mut self.counters;
+        let slot = match kind {
+            Kind::Session => &mut c.last_session,
+            Kind::Key => &mut c.last_key,
+            Kind::PinPolicy => &mut c.last_pin,
+            _ => &mut c.last_puk,
+        };
+        *slot += 1;
+        *slot
+    }
+
+    pub fn sessions(&self) -> impl Iterator<Item = &Session> {
+        self.sessions.values()
+    }
+
+    /// Key entries in handle (creation) order.
+    pub fn keys(&self) -> impl Iterator<Item = &KeyEntry> {
+        self.keys.values()
+    }
+
+    pub fn pins(&self) -> impl Iterator<Item = &PinPolicy> {
+        self.pins.values()
+    }
+
+    pub fn puks(&self) -> impl Iterator<Item = &PukPolicy> {
+        self.puks.values()
+    }
+
+    /// Removes a key, then its PIN policy when no key uses it any more, then that policy's PUK
+    /// when no PIN policy uses it (spec 3.2: the set of keys "owns" its PIN and PUK objects).
+    pub fn delete_key(&mut self, handle: u32) {
+        let Some(key) = self.remove_key(handle) else {
+            return;
+        };
+        let Some(pin) = key.pin_policy else { return };
+        if self.keys.values().any(|k| k.pin_policy == Some(pin)) {
+            return;
+        }
+        let puk = self.remove_pin(pin).and_then(|p| p.puk);
+        if let Some(puk) = puk {
+            if !self.pins.values().any(|p| p.puk == Some(puk)) {
+                self.remove_puk(puk);
+            }
+        }
+    }
+
+    /// The keys that share key `handle`'s PIN value and error counter (spec 5.7,
+    /// spec-notes §5.4): the key alone without grouping, else the keys of its policy that the
+    /// grouping ties to it.
+    pub fn pin_group(&self, handle: u32) -> Vec<u32> {
+        let Some(key) = self.keys.get(&handle) else {
+            return Vec::new();
+        };
+        let Some(policy) = key.pin_policy.and_then(|p| self.pins.get(&p)) else {
+            return vec![handle];
+        };
+        self.keys
+            .values()
+            .filter(|k| {
+                k.handle == handle
+                    || (k.pin_policy == Some(policy.handle)
+                        && crate::pin::grouping_rule(policy.grouping, k.app_usage, key.app_usage)
+                            == Some(true))
+            })
+            .map(|k| k.handle)
+            .collect()
+    }
+
+    /// Removes a session with every key, PIN and PUK object it owns.
+    pub fn remove_session_and_objects(&mut self, handle: u32) {
+        let keys: Vec<u32> = self
+            .keys
+            .values()
+            .filter(|k| k.session == handle)
+            .map(|k| k.handle)
+            .collect();
+        let pins: Vec<u32> = self
+            .pins
+            .values()
+            .filter(|p| p.session == handle)
+            .map(|p| p.handle)
+            .collect();
+        let puks: Vec<u32> = self
+            .puks
+            .values()
+            .filter(|p| p.session == handle)
+            .map(|p| p.handle)
+            .collect();
+        keys.into_iter().for_each(|h| drop(self.remove_key(h)));
+        pins.into_iter().for_each(|h| drop(self.remove_pin(h)));
+        puks.into_iter().for_each(|h| drop(self.remove_puk(h)));
+        self.remove_session(handle);
+    }
+}
+
+fn encode<T: Serialize>(v: &T) -> Secret {
+    // postcard serializes these plain structs infallibly into a Vec.
+    Zeroizing::new(postcard::to_allocvec(v).unwrap_or_default())
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("undecodable record: {e}"))
+}
+
+fn put<T: DeserializeOwned>(
+    map: &mut BTreeMap<u32, T>,
+    id: u32,
+    bytes: Option<&[u8]>,
+) -> Result<(), String> {
+    match bytes {
+        Some(b) => {
+            map.insert(id, decode(b)?);
+        }
+        None => {
+            map.remove(&id);
+        }
+    }
+    Ok(())
+}
