@@ -19,6 +19,9 @@ pub struct SksApplet<S> {
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) device: DeviceIdentity,
     pub(crate) db: Db,
+    /// Parsed private keys (RAM only; cleared on power-off, reset and reselection).
+    pub(crate) key_cache:
+        std::collections::BTreeMap<u32, std::sync::Arc<crate::crypto::PrivateKey>>,
 }
 
 impl<S: Store> SksApplet<S> {
@@ -51,6 +54,7 @@ impl<S: Store> SksApplet<S> {
             clock,
             device,
             db,
+            key_cache: Default::default(),
         })
     }
 
@@ -85,20 +89,24 @@ impl<S: Store> SksApplet<S> {
             C::PostUnlockKey(a) => encode_response(&self.post_unlock_key(a)),
             C::PostUpdateKey(a) => encode_response(&self.post_update_key(a)),
             C::PostCloneKeyProtection(a) => encode_response(&self.post_clone_key_protection(a)),
-            other => encode_response::<()>(&Err(not_implemented(other.method()))),
+            C::EnumerateKeys(a) => encode_response(&self.enumerate_keys(a)),
+            C::GetKeyAttributes(a) => encode_response(&self.get_key_attributes(a)),
+            C::GetKeyProtectionInfo(a) => encode_response(&self.get_key_protection_info(a)),
+            C::GetExtension(a) => encode_response(&self.get_extension(a)),
+            C::SetProperty(a) => encode_response(&self.set_property(a)),
+            C::DeleteKey(a) => encode_response(&self.delete_key(a)),
+            C::ExportKey(a) => encode_response(&self.export_key(a)),
+            C::UnlockKey(a) => encode_response(&self.unlock_key(a)),
+            C::ChangePin(a) => encode_response(&self.change_pin(a)),
+            C::SetPin(a) => encode_response(&self.set_pin(a)),
+            C::UpdateFirmware(a) => encode_response(&self.update_firmware(a)),
+            C::SignHashedData(a) => encode_response(&self.sign_hashed_data(a)),
+            C::AsymmetricKeyDecrypt(a) => encode_response(&self.asymmetric_key_decrypt(a)),
+            C::KeyAgreement(a) => encode_response(&self.key_agreement(a)),
+            C::PerformHmac(a) => encode_response(&self.perform_hmac(a)),
+            C::SymmetricKeyEncrypt(a) => encode_response(&self.symmetric_key_encrypt(a)),
         }
     }
-}
-
-fn not_implemented(method: MethodId) -> SksError {
-    SksError::new(
-        ErrorCode::NotAllowed,
-        format!(
-            "{} [{}] is not implemented by this card yet",
-            method.name(),
-            method as u8
-        ),
-    )
 }
 
 impl<S: Store> Application for SksApplet<S> {
@@ -106,7 +114,9 @@ impl<S: Store> Application for SksApplet<S> {
         &envelope::AID
     }
 
-    fn clear_transient(&mut self) {}
+    fn clear_transient(&mut self) {
+        self.key_cache.clear();
+    }
 
     fn call(&mut self, p1: u8, p2: u8, data: &[u8]) -> Result<Vec<u8>, u16> {
         if p2 != 0 {

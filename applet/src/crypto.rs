@@ -343,6 +343,62 @@ pub fn is_key_pair<R: CryptoRng + ?Sized>(
             .unwrap_or(false)
 }
 
+impl PrivateKey {
+    /// The RSA modulus length in bytes.
+    pub fn rsa_len(&self) -> Option<usize> {
+        match self {
+            PrivateKey::Rsa(k) => Some(k.size()),
+            PrivateKey::Ec(..) => None,
+        }
+    }
+
+    /// RSASSA-PKCS1-v1_5 over a given hash: with the DigestInfo of `hash`, or none at all
+    /// (`rsa.pkcs1.none`). Blinded.
+    pub fn rsa_sign<R: CryptoRng + ?Sized>(
+        &self,
+        hash: Option<crate::algorithm::Hash>,
+        data: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, CryptoError> {
+        use crate::algorithm::Hash;
+        let PrivateKey::Rsa(k) = self else {
+            return Err(CryptoError("RSA signing needs an RSA key".into()));
+        };
+        let scheme = match hash {
+            None => Pkcs1v15Sign::new_unprefixed(),
+            Some(Hash::Sha1) => Pkcs1v15Sign::new::<sha1::Sha1>(),
+            Some(Hash::Sha256) => Pkcs1v15Sign::new::<Sha256>(),
+            Some(Hash::Sha384) => Pkcs1v15Sign::new::<sha2::Sha384>(),
+            Some(Hash::Sha512) => Pkcs1v15Sign::new::<sha2::Sha512>(),
+        };
+        k.sign_with_rng(rng, scheme, data)
+            .map_err(err("RSA signature"))
+    }
+
+    /// RSA decryption: PKCS#1 v1.5 (`None`) or OAEP with `hash` for digest and MGF1, empty
+    /// label. Blinded.
+    pub fn rsa_decrypt<R: CryptoRng + ?Sized>(
+        &self,
+        oaep: Option<crate::algorithm::Hash>,
+        data: &[u8],
+        rng: &mut R,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        use crate::algorithm::Hash;
+        let PrivateKey::Rsa(k) = self else {
+            return Err(CryptoError("RSA decryption needs an RSA key".into()));
+        };
+        let out = match oaep {
+            None => k.decrypt_blinded(rng, rsa::Pkcs1v15Encrypt, data),
+            Some(Hash::Sha1) => k.decrypt_blinded(rng, rsa::Oaep::<sha1::Sha1>::new(), data),
+            Some(Hash::Sha256) => k.decrypt_blinded(rng, rsa::Oaep::<Sha256>::new(), data),
+            Some(Hash::Sha384) => k.decrypt_blinded(rng, rsa::Oaep::<sha2::Sha384>::new(), data),
+            Some(Hash::Sha512) => k.decrypt_blinded(rng, rsa::Oaep::<sha2::Sha512>::new(), data),
+        };
+        out.map(Zeroizing::new)
+            .map_err(|_| CryptoError("RSA decryption failed".into()))
+    }
+}
+
 /// The RSA public exponent as an unsigned integer, when it fits in 64 bits.
 pub fn rsa_exponent(key: &RsaPublicKey) -> Option<u64> {
     let bytes = key.e().to_be_bytes();

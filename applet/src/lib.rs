@@ -8,6 +8,7 @@
 
 pub mod algorithm;
 pub mod applet;
+pub(crate) mod auth;
 pub mod card;
 pub mod crypto;
 pub mod db;
@@ -16,11 +17,14 @@ pub mod device;
 pub mod diagnostics;
 pub mod info;
 pub mod iso;
+pub(crate) mod management;
 pub mod pin;
 pub mod platform;
 pub(crate) mod provisioning;
 pub mod security;
 pub mod store;
+pub mod symmetric;
+pub(crate) mod user;
 
 pub use applet::SksApplet;
 pub use card::Card;

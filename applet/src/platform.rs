@@ -8,6 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Wall-clock time, as a duration since the Unix epoch.
 pub trait Clock: Send {
     fn now(&self) -> Duration;
+
+    /// Waits, e.g. before a PUK check without retry limit (spec 5: PUK delay).
+    fn delay(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
 }
 
 /// The host's clock.
@@ -22,13 +27,31 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that always tells the same time (tests).
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub Duration);
+/// A clock that always tells the same time and does not really wait; it adds up the delays it
+/// was asked for, so tests can check them (tests).
+#[derive(Debug, Clone, Default)]
+pub struct FixedClock(pub Duration, pub std::sync::Arc<std::sync::Mutex<Duration>>);
+
+impl FixedClock {
+    pub fn at(now: Duration) -> Self {
+        Self(now, Default::default())
+    }
+
+    /// A handle on the total of the delays requested so far.
+    pub fn delays(&self) -> std::sync::Arc<std::sync::Mutex<Duration>> {
+        self.1.clone()
+    }
+}
 
 impl Clock for FixedClock {
     fn now(&self) -> Duration {
         self.0
+    }
+
+    fn delay(&self, d: Duration) {
+        if let Ok(mut total) = self.1.lock() {
+            *total += d;
+        }
     }
 }
 

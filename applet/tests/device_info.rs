@@ -11,7 +11,7 @@ fn new_card(store: RamStore, seed: u64) -> impl Card {
     card_with(
         store,
         seeded_rng(seed),
-        Box::new(FixedClock(Duration::from_secs(1_750_000_000))),
+        Box::new(FixedClock::at(Duration::from_secs(1_750_000_000))),
     )
     .expect("card starts")
 }

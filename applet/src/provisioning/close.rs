@@ -77,6 +77,8 @@ impl<S: Store> SksApplet<S> {
         for old in owners {
             self.take_over(session, old);
         }
+        // Updated keys change what a handle means: drop every parsed key.
+        self.key_cache.clear();
         if self.db.keys().any(|k| k.session == session) {
             let s = self.session_mut(session)?;
             s.open = false;

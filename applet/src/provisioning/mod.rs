@@ -12,6 +12,8 @@ mod policy;
 mod post;
 mod session;
 
+pub(crate) use key::SUB_TYPE_PROPERTY_BAG;
+
 use crate::applet::SksApplet;
 use crate::db::Session;
 use crate::store::{Store, StoreError};

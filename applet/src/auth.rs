@@ -1,0 +1,155 @@
+//! Authorization of key use and management (spec 5.1-5.3, 5.7; spec-notes §5.4-5.6): PIN and
+//! PUK verification with persistent error counters, and the biometric options.
+//!
+//! An attempt is counted BEFORE the value is compared and the count is committed to the store
+//! before the card acts on the comparison: a power cut at any point can never give a free
+//! guess. A correct value then resets the counter with a second commit.
+
+use crate::applet::SksApplet;
+use crate::provisioning::option;
+use crate::store::Store;
+use apdu_spec::{ErrorCode, SksError};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// Delay before every check of a PUK without retry limit (spec 5: 1-10 s; the ref uses 1 s).
+pub const PUK_DELAY: Duration = Duration::from_secs(1);
+
+const BIOMETRIC_NONE: u8 = 0;
+const BIOMETRIC_ALTERNATIVE: u8 = 1;
+const BIOMETRIC_COMBINED: u8 = 2;
+
+fn authorization(msg: impl Into<String>) -> SksError {
+    SksError::new(ErrorCode::Authorization, msg)
+}
+
+impl<S: Store> SksApplet<S> {
+    /// User API authorization (spec 5.3 Biometric Protection, spec-notes §5.6): biometric
+    /// errors are ERROR_AUTHORIZATION as the spec says (spec-notes D6).
+    pub(crate) fn authorize_use(
+        &mut self,
+        key: u32,
+        biometric_auth: bool,
+        pin: &[u8],
+    ) -> Result<(), SksError> {
+        let protection = self
+            .db
+            .key(key)
+            .map_or(BIOMETRIC_NONE, |k| k.biometric_protection);
+        match (protection, biometric_auth) {
+            (BIOMETRIC_NONE, true) => Err(authorization("Biometric option invalid")),
+            (BIOMETRIC_NONE | BIOMETRIC_ALTERNATIVE, false) | (BIOMETRIC_COMBINED, true) => {
+                self.verify_pin(key, pin)
+            }
+            (BIOMETRIC_ALTERNATIVE, true) if pin.is_empty() => Ok(()),
+            (BIOMETRIC_ALTERNATIVE, true) => {
+                Err(authorization("PIN supplied with biometric alternative"))
+            }
+            (_, true) if pin.is_empty() => Ok(()), // exclusive
+            (_, true) => Err(authorization(
+                "PIN supplied with exclusive biometric protection",
+            )),
+            (_, false) => Err(authorization("Missing biometric")),
+        }
+    }
+
+    /// Verifies a key's PIN (spec-notes §5.4). A key without PIN protection accepts only an
+    /// empty authorization.
+    pub(crate) fn verify_pin(&mut self, key: u32, pin: &[u8]) -> Result<(), SksError> {
+        let k = self
+            .db
+            .key(key)
+            .ok_or_else(|| SksError::new(ErrorCode::NoKey, "Key not found"))?;
+        let Some(policy) = k.pin_policy.and_then(|h| self.db.pin(h)) else {
+            return if pin.is_empty() {
+                Ok(())
+            } else {
+                Err(option("Redundant authorization information"))
+            };
+        };
+        if k.pin_error_count >= policy.retry_limit {
+            return Err(authorization("PIN is blocked"));
+        }
+        let correct = k
+            .pin_value
+            .as_ref()
+            .is_some_and(|v| bool::from(v.ct_eq(pin)));
+        let group = self.db.pin_group(key);
+        self.set_pin_errors(&group, |n| n.saturating_add(1))?;
+        if !correct {
+            return Err(authorization("Incorrect PIN"));
+        }
+        self.set_pin_errors(&group, |_| 0)
+    }
+
+    fn set_pin_errors(&mut self, group: &[u32], f: impl Fn(u16) -> u16) -> Result<(), SksError> {
+        for &h in group {
+            if let Some(k) = self.db.key_mut(h) {
+                k.pin_error_count = f(k.pin_error_count);
+            }
+        }
+        self.commit()
+    }
+
+    /// Verifies the PUK governing a key's PIN policy (spec-notes §5.5): ERROR_OPTION if there
+    /// is none. A PUK with retryLimit 0 never blocks, keeps its counter at 0 and delays every
+    /// check.
+    pub(crate) fn verify_puk(&mut self, key: u32, puk: &[u8]) -> Result<(), SksError> {
+        let handle = self
+            .db
+            .key(key)
+            .and_then(|k| k.pin_policy)
+            .and_then(|p| self.db.pin(p))
+            .and_then(|p| p.puk)
+            .ok_or_else(|| option(format!("Key {key} has no PUK")))?;
+        let p = self
+            .db
+            .puk(handle)
+            .ok_or_else(|| option("PUK object missing"))?;
+        let correct = bool::from(p.value.ct_eq(puk));
+        if p.retry_limit == 0 {
+            self.clock.delay(PUK_DELAY);
+            return if correct {
+                Ok(())
+            } else {
+                Err(authorization("Incorrect PUK"))
+            };
+        }
+        if p.error_count >= p.retry_limit {
+            return Err(authorization("PUK is blocked"));
+        }
+        self.set_puk_errors(handle, |n| n.saturating_add(1))?;
+        if !correct {
+            return Err(authorization("Incorrect PUK"));
+        }
+        self.set_puk_errors(handle, |_| 0)
+    }
+
+    fn set_puk_errors(&mut self, handle: u32, f: impl Fn(u16) -> u16) -> Result<(), SksError> {
+        if let Some(p) = self.db.puk_mut(handle) {
+            p.error_count = f(p.error_count);
+        }
+        self.commit()
+    }
+
+    /// Authorization for deleteKey and exportKey by their protection attribute (spec 5.1-5.2):
+    /// none (empty authorization), PIN, PUK, or not allowed at all.
+    pub(crate) fn authorize_protected(
+        &mut self,
+        key: u32,
+        protection: u8,
+        what: &str,
+        value: &[u8],
+    ) -> Result<(), SksError> {
+        match protection {
+            0 if value.is_empty() => Ok(()),
+            0 => Err(option("Redundant authorization information")),
+            1 => self.verify_pin(key, value),
+            2 => self.verify_puk(key, value),
+            _ => Err(SksError::new(
+                ErrorCode::NotAllowed,
+                format!("{what} is not allowed for this key"),
+            )),
+        }
+    }
+}

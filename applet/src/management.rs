@@ -1,0 +1,360 @@
+//! Key management (spec 7.4 methods [70]-[74], [80]-[84], [90]; spec-notes §4.17-4.24).
+//! Only keys of closed sessions are visible here.
+
+use crate::applet::SksApplet;
+use crate::db::KeyEntry;
+use crate::info::EXTENSION_DATA_SIZE;
+use crate::pin::{check_pin, grouping_rule};
+use crate::provisioning::option;
+use crate::store::Store;
+use apdu_spec::{
+    Blob, Bytes, ChangePinArgs, DeleteKeyArgs, EnumerateKeysArgs, EnumerateKeysOutput, ErrorCode,
+    ExportKeyArgs, ExportKeyOutput, GetExtensionArgs, GetExtensionOutput, GetKeyAttributesArgs,
+    GetKeyAttributesOutput, GetKeyProtectionInfoArgs, GetKeyProtectionInfoOutput, SetPinArgs,
+    SetPropertyArgs, SksError, UnlockKeyArgs, UpdateFirmwareArgs, UpdateFirmwareOutput, Uri,
+};
+use core::num::NonZeroU32;
+use subtle::ConstantTimeEq;
+
+const KEY_BACKUP_EXPORTED: u8 = 0x02;
+const STATUS_PIN_PROTECTED: u8 = 0x01;
+const STATUS_PUK_PROTECTED: u8 = 0x02;
+const STATUS_PIN_BLOCKED: u8 = 0x04;
+const STATUS_PUK_BLOCKED: u8 = 0x08;
+const STATUS_DEVICE_PIN: u8 = 0x10;
+
+fn uri(s: &str) -> Result<Uri, SksError> {
+    Uri::new(s).map_err(|e| SksError::new(ErrorCode::Internal, e.to_string()))
+}
+
+impl<S: Store> SksApplet<S> {
+    /// A key of a closed session, or ERROR_NO_KEY (spec 7.4 keyHandle; spec-notes §4.25 step 1).
+    pub(crate) fn closed_key(&self, handle: u32) -> Result<&KeyEntry, SksError> {
+        let key = self
+            .db
+            .key(handle)
+            .ok_or_else(|| SksError::new(ErrorCode::NoKey, format!("Key {handle} not found")))?;
+        match self.db.session(key.session) {
+            Some(s) if !s.open => Ok(key),
+            _ => Err(SksError::new(
+                ErrorCode::NoKey,
+                format!("Key {handle} still in provisioning"),
+            )),
+        }
+    }
+
+    /// enumerateKeys [70]: the next key of a closed session after the input handle.
+    pub(crate) fn enumerate_keys(
+        &self,
+        a: EnumerateKeysArgs,
+    ) -> Result<EnumerateKeysOutput, SksError> {
+        if a.key_handle != 0 && self.db.key(a.key_handle).is_none() {
+            return Ok(EnumerateKeysOutput::END);
+        }
+        let next = self
+            .db
+            .keys()
+            .filter(|k| k.handle > a.key_handle)
+            .find(|k| self.db.session(k.session).is_some_and(|s| !s.open));
+        Ok(EnumerateKeysOutput {
+            key: next.and_then(|k| Some((NonZeroU32::new(k.handle)?, k.session))),
+        })
+    }
+
+    /// getKeyAttributes [71].
+    pub(crate) fn get_key_attributes(
+        &self,
+        a: GetKeyAttributesArgs,
+    ) -> Result<GetKeyAttributesOutput, SksError> {
+        let k = self.closed_key(a.key_handle)?;
+        Ok(GetKeyAttributesOutput {
+            symmetric_key_length: k.symmetric_key.as_ref().map_or(0, |s| s.len() as u16),
+            certificates: k.certificates.iter().map(|c| Bytes(c.clone())).collect(),
+            app_usage: k.app_usage,
+            friendly_name: k.friendly_name.clone(),
+            endorsed_algorithms: k
+                .endorsed_algorithms
+                .iter()
+                .map(|u| uri(u))
+                .collect::<Result<_, _>>()?,
+            types: k
+                .extensions
+                .iter()
+                .map(|e| uri(&e.type_uri))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// getKeyProtectionInfo [72] (spec-notes §4.19).
+    pub(crate) fn get_key_protection_info(
+        &self,
+        a: GetKeyProtectionInfoArgs,
+    ) -> Result<GetKeyProtectionInfoOutput, SksError> {
+        let k = self.closed_key(a.key_handle)?;
+        let mut out = GetKeyProtectionInfoOutput {
+            protection_status: if k.device_pin { STATUS_DEVICE_PIN } else { 0 },
+            puk_format: 0,
+            puk_retry_limit: 0,
+            puk_error_count: 0,
+            user_defined: false,
+            user_modifiable: false,
+            format: 0,
+            retry_limit: 0,
+            grouping: 0,
+            pattern_restrictions: 0,
+            min_length: 0,
+            max_length: 0,
+            input_method: 0,
+            pin_error_count: k.pin_error_count,
+            enable_pin_caching: k.enable_pin_caching,
+            biometric_protection: k.biometric_protection,
+            export_protection: k.export_protection,
+            delete_protection: k.delete_protection,
+            key_backup: k.key_backup,
+        };
+        if let Some(p) = k.pin_policy.and_then(|h| self.db.pin(h)) {
+            out.protection_status |= STATUS_PIN_PROTECTED;
+            if k.pin_error_count >= p.retry_limit {
+                out.protection_status |= STATUS_PIN_BLOCKED;
+            }
+            (
+                out.user_defined,
+                out.user_modifiable,
+                out.format,
+                out.retry_limit,
+            ) = (p.user_defined, p.user_modifiable, p.format, p.retry_limit);
+            (
+                out.grouping,
+                out.pattern_restrictions,
+                out.min_length,
+                out.max_length,
+                out.input_method,
+            ) = (
+                p.grouping,
+                p.pattern_restrictions,
+                p.min_length,
+                p.max_length,
+                p.input_method,
+            );
+            if let Some(puk) = p.puk.and_then(|h| self.db.puk(h)) {
+                out.protection_status |= STATUS_PUK_PROTECTED;
+                if puk.retry_limit > 0 && puk.error_count >= puk.retry_limit {
+                    out.protection_status |= STATUS_PUK_BLOCKED;
+                }
+                (out.puk_format, out.puk_retry_limit, out.puk_error_count) =
+                    (puk.format, puk.retry_limit, puk.error_count);
+            }
+        }
+        Ok(out)
+    }
+
+    /// getExtension [73]: an unknown type is ERROR_OPTION.
+    pub(crate) fn get_extension(
+        &self,
+        a: GetExtensionArgs,
+    ) -> Result<GetExtensionOutput, SksError> {
+        let k = self.closed_key(a.key_handle)?;
+        let e = k
+            .extensions
+            .iter()
+            .find(|e| e.type_uri == a.r#type.as_str())
+            .ok_or_else(|| option(format!("No such extension: {}", a.r#type)))?;
+        Ok(GetExtensionOutput {
+            sub_type: e.sub_type,
+            qualifier: e.qualifier.clone(),
+            extension_data: Blob(e.data.to_vec()),
+        })
+    }
+
+    /// setProperty [74] (spec-notes §4.20): rewrites one writable property of a property bag.
+    pub(crate) fn set_property(&mut self, a: SetPropertyArgs) -> Result<(), SksError> {
+        self.closed_key(a.key_handle)?;
+        if a.name.is_empty() || a.name.len() > 255 {
+            return Err(option("Property name must be 1-255 bytes"));
+        }
+        let k = self
+            .db
+            .key(a.key_handle)
+            .ok_or_else(|| option("No such key"))?;
+        let bag = k
+            .extensions
+            .iter()
+            .find(|e| {
+                e.type_uri == a.r#type.as_str()
+                    && e.sub_type == crate::provisioning::SUB_TYPE_PROPERTY_BAG
+            })
+            .ok_or_else(|| option("No such propertyBag"))?;
+        let new_blob = rewrite_property(&bag.data, a.name.as_bytes(), a.value.as_bytes())?;
+        if new_blob.len() > EXTENSION_DATA_SIZE as usize {
+            return Err(option("Property bag would exceed extensionDataSize"));
+        }
+        let k = self
+            .db
+            .key_mut(a.key_handle)
+            .ok_or_else(|| option("No such key"))?;
+        if let Some(bag) = k
+            .extensions
+            .iter_mut()
+            .find(|e| e.type_uri == a.r#type.as_str())
+        {
+            bag.data = crate::db::Secret::new(new_blob);
+        }
+        self.commit()
+    }
+
+    /// deleteKey [80] (spec-notes §4.21): the key, orphaned PIN/PUK objects, and the session
+    /// when it loses its last key (spec 3.3).
+    pub(crate) fn delete_key(&mut self, a: DeleteKeyArgs) -> Result<(), SksError> {
+        let k = self.closed_key(a.key_handle)?;
+        let (protection, session) = (k.delete_protection, k.session);
+        self.authorize_protected(a.key_handle, protection, "Delete", &a.authorization)?;
+        self.db.delete_key(a.key_handle);
+        if !self.db.keys().any(|k| k.session == session) {
+            self.db.remove_session_and_objects(session);
+        }
+        self.key_cache.remove(&a.key_handle);
+        self.commit()
+    }
+
+    /// exportKey [81] (spec-notes §4.22): sets EXPORTED and returns the key unencrypted.
+    pub(crate) fn export_key(&mut self, a: ExportKeyArgs) -> Result<ExportKeyOutput, SksError> {
+        let protection = self.closed_key(a.key_handle)?.export_protection;
+        self.authorize_protected(a.key_handle, protection, "Export", &a.authorization)?;
+        let k = self
+            .db
+            .key_mut(a.key_handle)
+            .ok_or_else(|| option("No such key"))?;
+        k.key_backup |= KEY_BACKUP_EXPORTED;
+        let key = k.symmetric_key.as_ref().unwrap_or(&k.private_key).to_vec();
+        self.commit()?;
+        Ok(ExportKeyOutput { key: Bytes(key) })
+    }
+
+    /// unlockKey [82]: PUK check, then the PIN group's error counters are reset.
+    pub(crate) fn unlock_key(&mut self, a: UnlockKeyArgs) -> Result<(), SksError> {
+        self.closed_key(a.key_handle)?;
+        self.verify_puk(a.key_handle, &a.authorization)?;
+        self.reset_pin_errors(a.key_handle, false);
+        self.commit()
+    }
+
+    /// changePin [83] (spec-notes §4.23).
+    pub(crate) fn change_pin(&mut self, a: ChangePinArgs) -> Result<(), SksError> {
+        let k = self.closed_key(a.key_handle)?;
+        if k.device_pin {
+            return Err(SksError::new(
+                ErrorCode::NotAllowed,
+                "Device PINs are not managed by this API",
+            ));
+        }
+        if k.pin_policy.is_none() {
+            return Err(option("Redundant authorization information"));
+        }
+        self.verify_pin(a.key_handle, &a.authorization)?;
+        self.write_new_pin(a.key_handle, &a.new_pin, false)
+    }
+
+    /// setPin [84] (spec-notes §4.23): PUK first, then the new PIN for the group, counters reset.
+    pub(crate) fn set_pin(&mut self, a: SetPinArgs) -> Result<(), SksError> {
+        let k = self.closed_key(a.key_handle)?;
+        if k.device_pin {
+            return Err(SksError::new(
+                ErrorCode::NotAllowed,
+                "Device PINs are not managed by this API",
+            ));
+        }
+        self.verify_puk(a.key_handle, &a.authorization)?;
+        self.write_new_pin(a.key_handle, &a.new_pin, true)
+    }
+
+    /// The common end of changePin and setPin: userModifiable, policy compliance, grouping in
+    /// setter mode (spec-notes §5.3), then the PIN for every key of the group.
+    fn write_new_pin(
+        &mut self,
+        key: u32,
+        new_pin: &[u8],
+        reset_errors: bool,
+    ) -> Result<(), SksError> {
+        let k = self.db.key(key).ok_or_else(|| option("No such key"))?;
+        let policy = k
+            .pin_policy
+            .and_then(|h| self.db.pin(h))
+            .ok_or_else(|| option("Key has no PIN"))?;
+        if !policy.user_modifiable {
+            return Err(SksError::new(
+                ErrorCode::NotAllowed,
+                "PIN is not user modifiable",
+            ));
+        }
+        check_pin(policy, new_pin)?;
+        let group = self.db.pin_group(key);
+        let clash = self.db.keys().any(|other| {
+            other.pin_policy == Some(policy.handle)
+                && !group.contains(&other.handle)
+                && other
+                    .pin_value
+                    .as_ref()
+                    .is_some_and(|v| bool::from(v.ct_eq(new_pin)))
+                && grouping_rule(policy.grouping, other.app_usage, k.app_usage) == Some(false)
+        });
+        if clash {
+            return Err(option("Grouping requires different PINs"));
+        }
+        for h in group {
+            if let Some(member) = self.db.key_mut(h) {
+                member.pin_value = Some(crate::db::Secret::new(new_pin.to_vec()));
+                if reset_errors {
+                    member.pin_error_count = 0;
+                }
+            }
+        }
+        self.commit()
+    }
+
+    /// updateFirmware [90]: not supported by this card (updateUrl is empty).
+    pub(crate) fn update_firmware(
+        &mut self,
+        _a: UpdateFirmwareArgs,
+    ) -> Result<UpdateFirmwareOutput, SksError> {
+        Err(SksError::new(
+            ErrorCode::NotAllowed,
+            "Updates are not supported",
+        ))
+    }
+}
+
+/// Replaces the value of property `name` in a property bag blob (spec-notes §4.14, §4.20).
+fn rewrite_property(blob: &[u8], name: &[u8], value: &[u8]) -> Result<Vec<u8>, SksError> {
+    let value_len = u16::try_from(value.len()).map_err(|_| option("Property value too long"))?;
+    let mut r = apdu_spec::Reader::new(blob);
+    let mut out = Vec::with_capacity(blob.len() + value.len());
+    let mut found = false;
+    let bad = |_| SksError::new(ErrorCode::Internal, "stored property bag is malformed");
+    while r.remaining() > 0 {
+        let start = r.offset();
+        let n = r.short_array().map_err(bad)?;
+        let writable = r.u8().map_err(bad)?;
+        let old = r.short_array().map_err(bad)?;
+        if n == name {
+            if writable != 1 {
+                return Err(SksError::new(
+                    ErrorCode::NotAllowed,
+                    "Property is read-only",
+                ));
+            }
+            found = true;
+            out.extend_from_slice(&blob[start..start + 2 + n.len() + 1]);
+            out.extend_from_slice(&value_len.to_be_bytes());
+            out.extend_from_slice(value);
+        } else {
+            out.extend_from_slice(&blob[start..start + 2 + n.len() + 1 + 2 + old.len()]);
+        }
+    }
+    if !found {
+        return Err(option(format!(
+            "No such property: {}",
+            String::from_utf8_lossy(name)
+        )));
+    }
+    Ok(out)
+}
