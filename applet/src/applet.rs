@@ -122,10 +122,6 @@ impl<S: Store> Application for SksApplet<S> {
         if p2 != 0 {
             return Err(sw::INCORRECT_P1P2);
         }
-        #[cfg(feature = "diagnostics")]
-        if p1 == crate::diagnostics::ECHO {
-            return Ok(data.to_vec());
-        }
         let method = MethodId::try_from(p1).map_err(|_| sw::INCORRECT_P1P2)?;
         let response = match Command::decode(method, data) {
             Ok(command) => self.exec(command),

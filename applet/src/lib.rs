@@ -13,8 +13,6 @@ pub mod card;
 pub mod crypto;
 pub mod db;
 pub mod device;
-#[cfg(feature = "diagnostics")]
-pub mod diagnostics;
 pub mod info;
 pub mod iso;
 pub(crate) mod management;

@@ -4,9 +4,14 @@
 //! are. Implementations: [`RamStore`] (volatile, for tests and `--ram`) and [`FileStore`] (a
 //! file image replaced atomically).
 
+mod eeprom;
 mod file;
 mod ram;
 
+pub use eeprom::{
+    default_key_path, fault, CommitStats, EepromStats, EepromStore, FileMedium, Geometry,
+    MasterKey, Medium, RamMedium,
+};
 pub use file::FileStore;
 pub use ram::RamStore;
 

@@ -1,0 +1,173 @@
+//! The persistent medium under the EEPROM store: a flat array of bytes that the store reads
+//! freely (only at open) and writes one whole page per [`Medium::write_at`] call.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A page-writable persistent medium. Every `write_at` is one low-level page write (the unit a
+/// power cut can interrupt or tear); `sync` makes every completed write durable.
+pub trait Medium {
+    /// Size of the medium in bytes.
+    fn size(&self) -> Result<u64, String>;
+    /// Reads `buf.len()` bytes at `offset`.
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), String>;
+    /// Writes one page (`data` is exactly one page) at `offset`.
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), String>;
+    /// Makes every completed write durable (fdatasync for a file).
+    fn sync(&mut self) -> Result<(), String>;
+}
+
+impl<M: Medium + ?Sized> Medium for Box<M> {
+    fn size(&self) -> Result<u64, String> {
+        (**self).size()
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+        (**self).read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), String> {
+        (**self).write_at(offset, data)
+    }
+    fn sync(&mut self) -> Result<(), String> {
+        (**self).sync()
+    }
+}
+
+/// A medium in a file: `pwrite` per page, `fdatasync` per sync.
+#[derive(Debug)]
+pub struct FileMedium {
+    file: File,
+    path: PathBuf,
+}
+
+impl FileMedium {
+    /// Opens an existing image file for reading and writing.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, String> {
+        let path = path.into();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self { file, path })
+    }
+
+    /// Creates a new, blank (all zero) image file of `size` bytes; fails if it exists.
+    pub fn create(path: impl Into<PathBuf>, size: u64) -> Result<Self, String> {
+        let path = path.into();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        file.set_len(size)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self { file, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(super) fn set_path(&mut self, path: PathBuf) {
+        self.path = path;
+    }
+}
+
+impl Medium for FileMedium {
+    fn size(&self) -> Result<u64, String> {
+        self.file
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+        use std::os::unix::fs::FileExt;
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|e| format!("{}: read at {offset}: {e}", self.path.display()))
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), String> {
+        use std::os::unix::fs::FileExt;
+        self.file
+            .write_all_at(data, offset)
+            .map_err(|e| format!("{}: write at {offset}: {e}", self.path.display()))
+    }
+
+    fn sync(&mut self) -> Result<(), String> {
+        self.file
+            .sync_data()
+            .map_err(|e| format!("{}: fdatasync: {e}", self.path.display()))
+    }
+}
+
+/// A medium in RAM, for tests. Clones share the same bytes, so a test can keep a clone and
+/// reopen a store from what reached the "medium" after the store is gone.
+#[derive(Debug, Clone, Default)]
+pub struct RamMedium {
+    bytes: Arc<Mutex<Vec<u8>>>,
+}
+
+impl RamMedium {
+    /// A blank (all zero) medium of `size` bytes.
+    pub fn new(size: usize) -> Self {
+        Self::from_bytes(vec![0; size])
+    }
+
+    /// A medium holding `bytes` (e.g. an image file read into memory).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes: Arc::new(Mutex::new(bytes)),
+        }
+    }
+
+    /// A copy of the current content.
+    pub fn image(&self) -> Vec<u8> {
+        self.lock().clone()
+    }
+
+    /// An independent copy (not sharing bytes with `self`).
+    pub fn deep_clone(&self) -> Self {
+        Self::from_bytes(self.image())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.bytes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+}
+
+impl Medium for RamMedium {
+    fn size(&self) -> Result<u64, String> {
+        Ok(self.lock().len() as u64)
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), String> {
+        let mut bytes = self.lock();
+        let start = usize::try_from(offset).map_err(|_| "offset out of range".to_string())?;
+        let end = start
+            .checked_add(data.len())
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| format!("write at {offset} of {} bytes past the end", data.len()))?;
+        bytes[start..end].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+        let bytes = self.lock();
+        let start = usize::try_from(offset).map_err(|_| "offset out of range".to_string())?;
+        let src = start
+            .checked_add(buf.len())
+            .and_then(|end| bytes.get(start..end))
+            .ok_or_else(|| format!("read at {offset} of {} bytes past the end", buf.len()))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
