@@ -1,0 +1,11 @@
+#!/bin/sh
+# Runs every test of the workspace: formatting, lints, unit, property and conformance tests.
+# The conformance tests start their own private pcscd (root, own mount namespace) and never
+# touch a system pcscd; they fail loudly when pcscd or vpcd is missing.
+set -eu
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
