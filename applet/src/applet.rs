@@ -65,6 +65,14 @@ impl<S: Store> SksApplet<S> {
     /// Runs one decoded call. Every method of the spec has an arm here (exhaustive match);
     /// each handler cites its spec section.
     fn exec(&mut self, command: Command) -> Result<Vec<u8>, apdu_spec::EncodeError> {
+        let response = self.dispatch(command);
+        // Handlers commit what must persist; whatever a failed call left uncommitted in RAM
+        // is dropped here, so it can never ride along with a later commit.
+        self.db.discard(&self.store);
+        response
+    }
+
+    fn dispatch(&mut self, command: Command) -> Result<Vec<u8>, apdu_spec::EncodeError> {
         use Command as C;
         match command {
             C::GetDeviceInfo(()) => encode_response(&Ok(self.get_device_info())),

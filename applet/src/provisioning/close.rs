@@ -7,7 +7,8 @@ use super::option;
 use crate::algorithm::{self, Class};
 use crate::applet::SksApplet;
 use crate::crypto::{certificate_public_key, is_key_pair, PrivateKey, PublicKey};
-use crate::db::{KeyEntry, PostOp};
+use crate::db::{Db, KeyEntry, PostOp};
+use crate::platform::CardRng;
 use crate::security::MacData;
 use crate::store::Store;
 use apdu_spec::algorithms::special::NONE;
@@ -62,7 +63,7 @@ impl<S: Store> SksApplet<S> {
                 .db
                 .key(handle)
                 .ok_or_else(|| super::key::no_key(handle))?;
-            self.check_key_complete(key, &replaced)?;
+            Self::check_key_complete(&self.db, key, &replaced, &mut self.rng)?;
         }
         // The targets must still be valid (e.g. not deleted by deleteKey since the call).
         let mut owners = Vec::new();
@@ -109,10 +110,16 @@ impl<S: Store> SksApplet<S> {
         Ok(())
     }
 
-    /// A key of the closing session must be fully provisioned (spec 7.4 closeProvisioningSession
-    /// conditions): certificate, key-pair match, no duplicate EE certificate in the whole card
-    /// except for keys this session updates or deletes, endorsed algorithms that fit.
-    fn check_key_complete(&self, key: &KeyEntry, replaced: &[u32]) -> Result<(), SksError> {
+    /// A key of the closing session must be fully provisioned (spec 7.4
+    /// closeProvisioningSession conditions): certificate, key-pair match, no duplicate EE
+    /// certificate in the whole card except for keys this session updates or deletes, endorsed
+    /// algorithms that fit.
+    fn check_key_complete(
+        db: &Db,
+        key: &KeyEntry,
+        replaced: &[u32],
+        rng: &mut CardRng,
+    ) -> Result<(), SksError> {
         let ee = key
             .end_entity_certificate()
             .ok_or_else(|| option(format!("Missing setCertificatePath for key {}", key.id)))?;
@@ -123,14 +130,13 @@ impl<S: Store> SksApplet<S> {
         if private.is_rsa() != public.is_rsa() {
             return Err(option(format!("RSA/EC mixup for key {}", key.id)));
         }
-        let mut rng = crate::platform::seeded_rng(u64::from(key.handle));
-        if !is_key_pair(&private, &public, &mut rng) {
+        if !is_key_pair(&private, &public, rng) {
             return Err(option(format!(
                 "Public/private key mismatch for key {}",
                 key.id
             )));
         }
-        let duplicate = self.db.keys().any(|k| {
+        let duplicate = db.keys().any(|k| {
             k.handle != key.handle
                 && !replaced.contains(&k.handle)
                 && k.end_entity_certificate() == Some(ee)

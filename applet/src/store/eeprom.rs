@@ -443,11 +443,7 @@ impl<M: Medium> EepromStore<M> {
         let chain_pages = self.live.len();
         let free_now = data_pages - chain_pages;
         let payload = self.geometry.payload_per_page();
-        let put_bytes: usize = eff
-            .values()
-            .flatten()
-            .map(|v| PUT_OVERHEAD + v.len())
-            .sum();
+        let put_bytes: usize = eff.values().flatten().map(|v| PUT_OVERHEAD + v.len()).sum();
         let mut relocate = Vec::new();
         let mut relocate_bytes = 0;
         let mut retired_pages = 0;
@@ -458,8 +454,7 @@ impl<M: Medium> EepromStore<M> {
                 for k in &t.puts {
                     if self.latest_put.get(k) == Some(&t.seq) && !eff.contains_key(k) {
                         relocate.push(*k);
-                        relocate_bytes +=
-                            PUT_OVERHEAD + self.records.get(k).map_or(0, Vec::len);
+                        relocate_bytes += PUT_OVERHEAD + self.records.get(k).map_or(0, Vec::len);
                     }
                 }
             }
@@ -492,7 +487,9 @@ impl<M: Medium> EepromStore<M> {
         let mut out = Vec::new();
         out.extend_from_slice(&prev.to_be_bytes());
         out.extend_from_slice(&tail.to_be_bytes());
-        let puts = eff.iter().filter_map(|(k, v)| v.as_deref().map(|v| (*k, v)));
+        let puts = eff
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v)));
         let relocated = plan
             .relocate
             .iter()
@@ -695,7 +692,8 @@ impl Recovery {
             let Some(body) = sealer.open(p, &buf) else {
                 continue; // never written, torn, or garbage: a free page
             };
-            let be32 = |o: usize| u32::from_be_bytes([body[o], body[o + 1], body[o + 2], body[o + 3]]);
+            let be32 =
+                |o: usize| u32::from_be_bytes([body[o], body[o + 1], body[o + 2], body[o + 3]]);
             let mut seq8 = [0u8; 8];
             seq8.copy_from_slice(&body[..8]);
             let seq = u64::from_be_bytes(seq8);
@@ -730,8 +728,11 @@ impl Recovery {
         }
         let max_seen = txns.keys().next_back().copied().unwrap_or(0);
         let complete = |seq: u64| {
-            txns.get(&seq)
-                .filter(|t| t.values().next().is_some_and(|i| i.count as usize == t.len()))
+            txns.get(&seq).filter(|t| {
+                t.values()
+                    .next()
+                    .is_some_and(|i| i.count as usize == t.len())
+            })
         };
         let head = txns.keys().rev().copied().find(|&s| complete(s).is_some());
 
@@ -768,9 +769,14 @@ impl Recovery {
                      unreadable (pages damaged, removed or edited)"
                 ))
             })?;
-            let stream: Vec<u8> = pages.values().flat_map(|i| i.payload.iter().copied()).collect();
+            let stream: Vec<u8> = pages
+                .values()
+                .flat_map(|i| i.payload.iter().copied())
+                .collect();
             let decoded = decode(&stream).map_err(|e| {
-                corrupt(format!("transaction {cur} authenticates but is malformed: {e}"))
+                corrupt(format!(
+                    "transaction {cur} authenticates but is malformed: {e}"
+                ))
             })?;
             if cur == head {
                 tail = decoded.tail;

@@ -137,7 +137,6 @@ impl RamMedium {
     fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
         self.bytes.lock().unwrap_or_else(|e| e.into_inner())
     }
-
 }
 
 impl Medium for RamMedium {

@@ -91,7 +91,8 @@ impl MasterKey {
     /// Writes a new key file (mode 0600); refuses to overwrite an existing one.
     pub fn save_new(&self, path: &Path) -> Result<(), StoreError> {
         use std::io::Write as _;
-        let err = |e: std::io::Error| StoreError::Io(format!("master key file {}: {e}", path.display()));
+        let err =
+            |e: std::io::Error| StoreError::Io(format!("master key file {}: {e}", path.display()));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -184,13 +185,19 @@ impl Sealer {
     }
 
     /// Seals `body` (page size − 32 bytes, a multiple of 16) into `page`.
-    pub(super) fn seal(&self, page_no: u32, body: &[u8], page: &mut [u8]) -> Result<(), StoreError> {
+    pub(super) fn seal(
+        &self,
+        page_no: u32,
+        body: &[u8],
+        page: &mut [u8],
+    ) -> Result<(), StoreError> {
         let n = body.len();
         if page.len() != n + IV_LEN + TAG_LEN || n % 16 != 0 {
             return Err(StoreError::Io("internal: page body size mismatch".into()));
         }
         let mut iv = [0u8; IV_LEN];
-        getrandom::fill(&mut iv).map_err(|e| StoreError::Io(format!("no entropy from the OS: {e}")))?;
+        getrandom::fill(&mut iv)
+            .map_err(|e| StoreError::Io(format!("no entropy from the OS: {e}")))?;
         page[..IV_LEN].copy_from_slice(&iv);
         let ct = &mut page[IV_LEN..IV_LEN + n];
         ct.copy_from_slice(body);
@@ -198,7 +205,10 @@ impl Sealer {
             .map_err(|_| StoreError::Io("internal: bad AES key or IV length".into()))?
             .encrypt_padded::<NoPadding>(ct, n)
             .map_err(|_| StoreError::Io("internal: page body is not block aligned".into()))?;
-        let tag = self.page_mac(page_no, &page[..IV_LEN + n]).finalize().into_bytes();
+        let tag = self
+            .page_mac(page_no, &page[..IV_LEN + n])
+            .finalize()
+            .into_bytes();
         page[IV_LEN + n..].copy_from_slice(&tag[..TAG_LEN]);
         Ok(())
     }
@@ -210,7 +220,9 @@ impl Sealer {
             return None;
         }
         let (sealed, tag) = page.split_at(IV_LEN + n);
-        self.page_mac(page_no, sealed).verify_truncated_left(tag).ok()?;
+        self.page_mac(page_no, sealed)
+            .verify_truncated_left(tag)
+            .ok()?;
         let mut body = Zeroizing::new(sealed[IV_LEN..].to_vec());
         cbc::Decryptor::<aes::Aes256>::new_from_slices(&self.enc[..], &sealed[..IV_LEN])
             .ok()?
