@@ -1,5 +1,5 @@
-//! End-to-end runs of the driver against the in-process applet. Ignored by default: they
-//! depend on the applet's progress. Run with `cargo test -p sks-issuer -- --ignored`.
+//! End-to-end runs of the driver against the in-process applet.
+
 
 use pcsc_bridge::{InProcess, Sks};
 use sks_issuer::{alg, ErrorCode, Issuer, Kmk, PinPolicy, Property};
@@ -44,19 +44,16 @@ fn full_session(privacy: bool) {
 }
 
 #[test]
-#[ignore]
 fn e2es_session() {
     full_session(false);
 }
 
 #[test]
-#[ignore]
 fn privacy_session() {
     full_session(true);
 }
 
 #[test]
-#[ignore]
 fn corrupted_mac_is_error_mac() {
     let mut sks = card();
     let issuer = Issuer::new().unwrap();
@@ -70,7 +67,6 @@ fn corrupted_mac_is_error_mac() {
 }
 
 #[test]
-#[ignore]
 fn issuer_set_pin_imports_and_post_ops() {
     let mut sks = card();
     let issuer = Issuer::new().unwrap();
