@@ -1,6 +1,5 @@
 //! End-to-end runs of the driver against the in-process applet.
 
-
 use pcsc_bridge::{InProcess, Sks};
 use sks_issuer::{alg, ErrorCode, Issuer, Kmk, PinPolicy, Property};
 
