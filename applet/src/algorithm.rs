@@ -17,7 +17,8 @@ pub enum Hash {
 }
 
 impl Hash {
-    pub fn len(self) -> usize {
+    /// Digest length in bytes.
+    pub fn output_len(self) -> usize {
         match self {
             Hash::Sha1 => 20,
             Hash::Sha256 => 32,

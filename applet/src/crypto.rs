@@ -416,7 +416,7 @@ pub fn aes256_cbc_decrypt_iv_first(
     data: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
-    if data.len() < 32 || data.len() % 16 != 0 {
+    if data.len() < 32 || !data.len().is_multiple_of(16) {
         return Err(CryptoError(format!(
             "encrypted data of {} bytes is not IV + whole blocks",
             data.len()

@@ -55,14 +55,23 @@ pub fn card_with<S: Store>(
     Ok(IsoCard::new(SksApplet::start(store, rng, clock)?))
 }
 
-/// Opens the product card: persistent state in the file image at `store` (created and
-/// personalized on first start), or in RAM only when `store` is `None`.
+/// The product card's EEPROM: 256-byte pages, 4 MiB (half of it usable for live records, see
+/// docs/store.md), room for many keys and a few extensions of the full extensionDataSize.
+pub const PRODUCT_GEOMETRY: store::Geometry = store::Geometry {
+    page_size: 256,
+    page_count: 16 * 1024,
+};
+
+/// Opens the product card: persistent state in the sealed EEPROM image at `store` (created and
+/// personalized on first start; its master key lives in `<store>.key`), or in RAM only when
+/// `store` is `None`.
 pub fn open_card(store: Option<&Path>) -> Result<Box<dyn Card + Send>, StartupError> {
     let rng = platform::os_seeded_rng().map_err(StartupError)?;
     let clock = Box::new(platform::SystemClock);
     Ok(match store {
         Some(path) => {
-            let store = store::FileStore::open(path).map_err(|e| StartupError(e.to_string()))?;
+            let store = store::EepromStore::open(path, PRODUCT_GEOMETRY)
+                .map_err(|e| StartupError(e.to_string()))?;
             Box::new(card_with(store, rng, clock)?)
         }
         None => Box::new(card_with(store::RamStore::new(), rng, clock)?),

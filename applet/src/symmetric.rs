@@ -54,20 +54,20 @@ pub fn aes(
                 Ok([iv.as_slice(), &cbc_enc(iv)?.encrypt_padded_vec::<Pkcs7>(data)].concat())
             }
             (AesMode::CbcIvPrepended, false) => {
-                if data.len() < 32 || data.len() % 16 != 0 {
+                if data.len() < 32 || !data.len().is_multiple_of(16) {
                     return Err(AesError::Input("Data must be IV + a multiple of 16 bytes"));
                 }
                 cbc_dec(&data[..16])?.decrypt_padded_vec::<Pkcs7>(&data[16..]).map_err(|_| AesError::Padding)
             }
             (AesMode::CbcIvParameter, true) => Ok(cbc_enc(iv)?.encrypt_padded_vec::<Pkcs7>(data)),
             (AesMode::CbcIvParameter, false) => {
-                if data.is_empty() || data.len() % 16 != 0 {
+                if data.is_empty() || !data.len().is_multiple_of(16) {
                     return Err(AesError::Input("Data must be a multiple of 16 bytes"));
                 }
                 cbc_dec(iv)?.decrypt_padded_vec::<Pkcs7>(data).map_err(|_| AesError::Padding)
             }
             (AesMode::EcbNoPad, _) => {
-                if data.len() % 16 != 0 {
+                if !data.len().is_multiple_of(16) {
                     return Err(AesError::Input("Data must be a multiple of 16 bytes"));
                 }
                 let cipher = A::new_from_slice(key).map_err(|_| AesError::Input("bad AES key"))?;

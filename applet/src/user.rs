@@ -179,7 +179,7 @@ impl<S: Store> SksApplet<S> {
             return Err(algorithm_error("Needs an asymmetric key"));
         };
         let length_ok = match class {
-            Class::RsaSign(Some(h)) | Class::EcdsaSign(Some(h)) => a.data.len() == h.len(),
+            Class::RsaSign(Some(h)) | Class::EcdsaSign(Some(h)) => a.data.len() == h.output_len(),
             Class::RsaSign(None) => a.data.len() + 11 <= key.rsa_len().unwrap_or(0),
             _ => (1..=64).contains(&a.data.len()),
         };

@@ -4,7 +4,9 @@
 //! recovered store keeps working (the rest of the script runs on it and survives a reopen).
 
 use applet::store::fault::FaultyMedium;
-use applet::store::{EepromStore, Geometry, Kind, MasterKey, RamMedium, RecordKey, Store, StoreError, Write};
+use applet::store::{
+    EepromStore, Geometry, Kind, MasterKey, RamMedium, RecordKey, Store, StoreError, Write,
+};
 use std::collections::BTreeMap;
 
 type State = BTreeMap<RecordKey, Vec<u8>>;
@@ -119,14 +121,24 @@ fn run(base: &[u8], txns: &[Vec<Write>], cut: Option<usize>, tear: bool) -> Run 
             }
             Err(StoreError::Full { .. }) => {
                 full_refusals += 1;
-                assert_eq!(state_of(&store), before, "Full must change nothing (txn {i})");
+                assert_eq!(
+                    state_of(&store),
+                    before,
+                    "Full must change nothing (txn {i})"
+                );
                 states.push(before);
             }
             Err(StoreError::Io(_)) => {
                 assert!(cut.is_some(), "I/O error without a cut at txn {i}");
-                assert_eq!(state_of(&store), before, "a failed commit must not change RAM");
+                assert_eq!(
+                    state_of(&store),
+                    before,
+                    "a failed commit must not change RAM"
+                );
                 // The store refuses everything after a medium failure.
-                assert!(store.commit(vec![Write::Delete(RecordKey::new(Kind::Key, 0))]).is_err());
+                assert!(store
+                    .commit(vec![Write::Delete(RecordKey::new(Kind::Key, 0))])
+                    .is_err());
                 states.push(apply(&before, t));
                 interrupted = Some(i);
                 break;
@@ -151,7 +163,10 @@ fn every_write_of_the_workload_can_be_cut_or_torn() {
     let reference = run(&base, &txns, None, false);
     let total = reference.writes;
     assert!(reference.interrupted.is_none());
-    assert!(reference.compactions > 3, "the script must exercise compaction");
+    assert!(
+        reference.compactions > 3,
+        "the script must exercise compaction"
+    );
     assert!(total > 100, "too few writes: {total}");
 
     let mut points = 0;
@@ -159,7 +174,9 @@ fn every_write_of_the_workload_can_be_cut_or_torn() {
     for tear in [false, true] {
         for k in 1..=total {
             let r = run(&base, &txns, Some(k), tear);
-            let i = r.interrupted.unwrap_or_else(|| panic!("cut at {k} did not interrupt"));
+            let i = r
+                .interrupted
+                .unwrap_or_else(|| panic!("cut at {k} did not interrupt"));
             points += 1;
             let recovered_medium = r.medium.deep_clone();
             let mut store = EepromStore::open_with_medium(recovered_medium.clone(), key())
@@ -170,7 +187,9 @@ fn every_write_of_the_workload_can_be_cut_or_torn() {
             } else if got == r.states[i + 1] {
                 after += 1;
             } else {
-                panic!("k={k} tear={tear}: recovered a state that is neither before nor after txn {i}");
+                panic!(
+                    "k={k} tear={tear}: recovered a state that is neither before nor after txn {i}"
+                );
             }
             // The recovered store keeps working: run the rest of the script on it.
             let mut model = got;
@@ -184,7 +203,11 @@ fn every_write_of_the_workload_can_be_cut_or_torn() {
             }
             drop(store);
             let reopened = EepromStore::open_with_medium(recovered_medium, key()).unwrap();
-            assert_eq!(state_of(&reopened), model, "k={k} tear={tear}: final reopen");
+            assert_eq!(
+                state_of(&reopened),
+                model,
+                "k={k} tear={tear}: final reopen"
+            );
         }
     }
     assert_eq!(points, 2 * total);
@@ -215,7 +238,10 @@ fn cuts_after_an_earlier_cut_also_recover() {
             let i = r.interrupted.unwrap();
             let store = EepromStore::open_with_medium(r.medium.deep_clone(), key()).unwrap();
             let got = state_of(&store);
-            assert!(got == r.states[i] || got == r.states[i + 1], "k={k} tear={tear}");
+            assert!(
+                got == r.states[i] || got == r.states[i + 1],
+                "k={k} tear={tear}"
+            );
         }
     }
 }

@@ -309,7 +309,7 @@ impl<S: Store> SksApplet<S> {
                     p if p.len() <= 8 => p.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
                     p => return Err(option(format!("keyParameters length error: {}", p.len()))),
                 };
-                if exponent < 3 || exponent % 2 == 0 {
+                if exponent < 3 || exponent.is_multiple_of(2) {
                     return Err(option(format!("Unsupported RSA exponent {exponent}")));
                 }
                 PrivateKey::generate_rsa(bits, exponent, rng).map_err(|e| option(e.0))

@@ -101,7 +101,7 @@ impl Geometry {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if self.page_size % 16 != 0 || !(128..=32768).contains(&self.page_size) {
+        if !self.page_size.is_multiple_of(16) || !(128..=32768).contains(&self.page_size) {
             return Err(format!(
                 "page size {} is not a multiple of 16 between 128 and 32768",
                 self.page_size
@@ -426,7 +426,7 @@ impl<M: Medium> EepromStore<M> {
             capacity_bytes: self.geometry.capacity_bytes(),
             used_bytes: self.used_bytes,
             live_pages,
-            free_pages: self.geometry.data_pages() - live_pages,
+            free_pages: self.geometry.data_pages().saturating_sub(live_pages),
             live_transactions: self.chain.len(),
             commits: self.commits,
             compactions: self.compactions,
@@ -441,7 +441,7 @@ impl<M: Medium> EepromStore<M> {
         let data_pages = self.geometry.data_pages();
         let limit = data_pages - self.geometry.snapshot_pages();
         let chain_pages = self.live.len();
-        let free_now = data_pages - chain_pages;
+        let free_now = data_pages.saturating_sub(chain_pages);
         let payload = self.geometry.payload_per_page();
         let put_bytes: usize = eff.values().flatten().map(|v| PUT_OVERHEAD + v.len()).sum();
         let mut relocate = Vec::new();
@@ -470,7 +470,7 @@ impl<M: Medium> EepromStore<M> {
             let stream =
                 TXN_HEADER + put_bytes + relocate_bytes + tombstones.len() * DELETE_OVERHEAD;
             let pages = stream.div_ceil(payload);
-            if pages <= free_now && chain_pages - retired_pages + pages <= limit {
+            if pages <= free_now && chain_pages.saturating_sub(retired_pages) + pages <= limit {
                 return Some(Plan {
                     retire,
                     relocate,
@@ -663,6 +663,7 @@ struct PageInfo {
 }
 
 /// The decoded stream of one transaction.
+#[derive(Debug)]
 struct Decoded {
     prev: u64,
     tail: u64,
@@ -754,6 +755,23 @@ impl Recovery {
             last_commit: CommitStats::default(),
             failed: None,
         };
+        // Pages of one transaction are written in index order, and a transaction newer than the
+        // head never completed; so if such a transaction has its last page, it had all of them,
+        // and a missing one was damaged after the fact.
+        for (&seq, t) in txns.range(head.map_or(0, |h| h + 1)..) {
+            let count = t.values().next().map_or(0, |i| i.count);
+            if count
+                .checked_sub(1)
+                .is_some_and(|last| t.contains_key(&last))
+            {
+                if let Some(missing) = (0..count).find(|i| !t.contains_key(i)) {
+                    return Err(corrupt(format!(
+                        "page {missing} of transaction {seq} is unreadable although the page \
+                         written after it is intact: the image was edited or damaged"
+                    )));
+                }
+            }
+        }
         let Some(head) = head else {
             return Ok(store);
         };
@@ -880,5 +898,65 @@ impl<'a> Cursor<'a> {
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(u64::from_be_bytes(a))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_figures() {
+        let g = Geometry::DEFAULT;
+        assert_eq!(g.total_bytes(), 1 << 20);
+        assert_eq!(g.payload_per_page(), 256 - 16 - 16 - 22);
+        assert_eq!(g.snapshot_pages(), 2047);
+        assert_eq!(g.capacity_bytes(), 2047 * 202);
+        assert!(Geometry::new(100, 4096).validate().is_err());
+        assert!(Geometry::new(256, 1024).validate().is_err());
+        assert_eq!(Geometry::new(256, 64 * 1024).page_count, 256);
+    }
+
+    #[test]
+    fn decoding_never_panics_on_any_prefix_or_garbage() {
+        let mut stream = Vec::new();
+        stream.extend_from_slice(&3u64.to_be_bytes());
+        stream.extend_from_slice(&1u64.to_be_bytes());
+        stream.extend_from_slice(&2u32.to_be_bytes());
+        stream.extend_from_slice(&[OP_PUT, Kind::Key as u8, 0, 0, 0, 5, 0, 0, 0, 3, 1, 2, 3]);
+        stream.extend_from_slice(&[OP_DELETE, Kind::Session as u8, 0, 0, 0, 1]);
+        let d = decode(&stream).unwrap();
+        assert_eq!((d.prev, d.tail, d.entries.len()), (3, 1, 2));
+        for n in 0..stream.len() {
+            assert!(decode(&stream[..n]).is_err(), "prefix {n}");
+        }
+        assert!(decode(&[stream.clone(), vec![0]].concat()).is_err());
+        let mut bad_kind = stream.clone();
+        bad_kind[21] = 99;
+        assert!(decode(&bad_kind)
+            .unwrap_err()
+            .contains("unknown record kind 99"));
+        let mut bad_op = stream.clone();
+        bad_op[20] = 7;
+        assert!(decode(&bad_op).unwrap_err().contains("unknown entry type"));
+        let mut huge = stream;
+        huge[26..30].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(decode(&huge).is_err());
+    }
+
+    #[test]
+    fn a_page_sealed_for_one_position_does_not_open_at_another() {
+        let key = MasterKey::new([1; 16], [2; 32]);
+        let sealer = Sealer::new(&key, &[3; 16]);
+        let body = vec![0x5A; 224];
+        let mut page = vec![0; 256];
+        sealer.seal(7, &body, &mut page).unwrap();
+        assert_eq!(sealer.open(7, &page).as_deref(), Some(&body));
+        assert!(sealer.open(8, &page).is_none());
+        let other_image = Sealer::new(&key, &[4; 16]);
+        assert!(other_image.open(7, &page).is_none());
+        let mut torn = page.clone();
+        torn[128..].fill(0);
+        assert!(sealer.open(7, &torn).is_none());
     }
 }

@@ -1,18 +1,17 @@
 //! Persistent state. The applet sees a set of records (kind + id → bytes) and changes them only
 //! through [`Store::commit`], the one atomic transaction primitive: after it returns `Ok`, all
 //! writes of the transaction are durable; after `Err` (or a power cut during the call), none
-//! are. Implementations: [`RamStore`] (volatile, for tests and `--ram`) and [`FileStore`] (a
-//! file image replaced atomically).
+//! are. Implementations: [`RamStore`] (volatile, for tests and `--ram`) and [`EepromStore`]
+//! (the EEPROM model: sealed pages, shadow-written transactions, recovery, wear counters and
+//! power-cut injection; see docs/store.md).
 
 mod eeprom;
-mod file;
 mod ram;
 
 pub use eeprom::{
     default_key_path, fault, CommitStats, EepromStats, EepromStore, FileMedium, Geometry,
     MasterKey, Medium, RamMedium,
 };
-pub use file::FileStore;
 pub use ram::RamStore;
 
 use core::fmt;

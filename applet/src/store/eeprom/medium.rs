@@ -52,7 +52,9 @@ impl FileMedium {
         Ok(Self { file, path })
     }
 
-    /// Creates a new, blank (all zero) image file of `size` bytes; fails if it exists.
+    /// Creates a new, blank (all zero) image file of `size` bytes; fails if it exists. The
+    /// zeros are written (not a sparse file), so that later page writes never allocate blocks
+    /// and an fdatasync flushes data only, not file-system metadata.
     pub fn create(path: impl Into<PathBuf>, size: u64) -> Result<Self, String> {
         let path = path.into();
         let file = OpenOptions::new()
@@ -61,8 +63,16 @@ impl FileMedium {
             .create_new(true)
             .open(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        file.set_len(size)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let err = |e: std::io::Error| format!("{}: {e}", path.display());
+        let zeros = vec![0u8; 64 * 1024];
+        let mut at = 0u64;
+        while at < size {
+            use std::os::unix::fs::FileExt;
+            let n = (size - at).min(zeros.len() as u64) as usize;
+            file.write_all_at(&zeros[..n], at).map_err(err)?;
+            at += n as u64;
+        }
+        file.sync_all().map_err(err)?;
         Ok(Self { file, path })
     }
 

@@ -192,7 +192,7 @@ impl Sealer {
         page: &mut [u8],
     ) -> Result<(), StoreError> {
         let n = body.len();
-        if page.len() != n + IV_LEN + TAG_LEN || n % 16 != 0 {
+        if page.len() != n + IV_LEN + TAG_LEN || !n.is_multiple_of(16) {
             return Err(StoreError::Io("internal: page body size mismatch".into()));
         }
         let mut iv = [0u8; IV_LEN];
@@ -216,7 +216,7 @@ impl Sealer {
     /// The plaintext body of `page` if it authenticates as page `page_no` of this image.
     pub(super) fn open(&self, page_no: u32, page: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let n = page.len().checked_sub(IV_LEN + TAG_LEN)?;
-        if n == 0 || n % 16 != 0 {
+        if n == 0 || !n.is_multiple_of(16) {
             return None;
         }
         let (sealed, tag) = page.split_at(IV_LEN + n);
