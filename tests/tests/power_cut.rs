@@ -1,0 +1,358 @@
+//! Power cuts at every write of a workload that uses every persistent method (issue 5, spec 2.5
+//! "Ideally an SKS container should be able dealing with power-failures regardless when they
+//! occur").
+//!
+//! The workload provisions a session (PUK, PIN policy, two keys, property bag), fails PINs,
+//! signs, locks and unlocks with the PUK, sets a property, runs a second session with
+//! postUpdateKey + postDeleteKey + postUnlockKey, changes a PIN, and deletes a key. For every
+//! page write k of that workload, with and without tearing the k-th write, the card runs on an
+//! EEPROM whose power is cut at write k; then a fresh card is started from the torn image and
+//! must: open; hold every provisioning session either fully committed or not at all; never show
+//! a PIN/PUK error counter below one the card had already acknowledged; have no key of a closed
+//! session without its certificate; answer the next commands.
+
+use apdu_spec::{
+    algorithms, Bytes, ChangePinArgs, DeleteKeyArgs, EnumerateKeysArgs,
+    EnumerateProvisioningSessionsArgs, GetKeyAttributesArgs, GetKeyProtectionInfoArgs,
+    SetPropertyArgs, SignHashedDataArgs, UnlockKeyArgs, Uri,
+};
+use applet::platform::{seeded_rng, FixedClock};
+use applet::store::fault::{FaultHandle, FaultyMedium};
+use applet::store::{EepromStore, Geometry, MasterKey, Medium, RamMedium};
+use pcsc_bridge::{InProcess, Sks, Transport};
+use sks_issuer::{alg, Issuer, Kmk, PinPolicy, Property};
+use std::time::Duration;
+
+const GEOMETRY: Geometry = Geometry {
+    page_size: 256,
+    page_count: 512,
+};
+const PIN: &[u8] = b"1234";
+const PUK: &[u8] = b"12345678";
+const BAG: &str = "urn:test:bag";
+
+fn master_key() -> MasterKey {
+    MasterKey::new([3; 16], [5; 32])
+}
+
+fn card_on<M: Medium + Send + 'static>(
+    store: EepromStore<M>,
+) -> Sks<InProcess<applet::SksCard<EepromStore<M>>>> {
+    let clock = Box::new(FixedClock::at(Duration::from_secs(1_760_000_000)));
+    let card = applet::card_with(store, seeded_rng(42), clock).expect("card starts");
+    Sks::new(InProcess::new(card).expect("select"))
+}
+
+/// What the card acknowledged before the cut: the floor of the counters and the sessions.
+#[derive(Debug, Default, Clone)]
+struct Acknowledged {
+    /// Handle of key A (PIN protected) and B (property bag), once known.
+    key_a: Option<u32>,
+    key_b: Option<u32>,
+    /// Certificates of B before and after the update (for the all-or-nothing check).
+    b_original_cert: Option<Vec<u8>>,
+    b_updated_cert: Option<Vec<u8>>,
+    /// The last PIN error count of key A the card reported through a response.
+    pin_errors: u16,
+    puk_errors: u16,
+    /// A call that may legitimately reset the counters (a correct PIN or PUK, a close with
+    /// postUnlockKey) is in flight: its reset may have landed without its answer.
+    resetting: bool,
+    /// Calls that completed.
+    steps: usize,
+}
+
+fn sign_args(key: u32, pin: &[u8]) -> SignHashedDataArgs {
+    SignHashedDataArgs {
+        key_handle: key,
+        algorithm: Uri::new(algorithms::signature::ECDSA_SHA256).unwrap(),
+        parameters: Bytes::empty(),
+        biometric_auth: false,
+        authorization: Bytes(pin.to_vec()),
+        data: Bytes(vec![7; 32]),
+    }
+}
+
+/// Runs the workload until it ends or the first failure (the power cut), recording what the
+/// card acknowledged. Returns whether it ran to the end.
+fn workload<T: Transport>(
+    sks: &mut Sks<T>,
+    issuer: &Issuer,
+    kmk: &Kmk,
+    ack: &mut Acknowledged,
+) -> bool {
+    run(sks, issuer, kmk, ack).is_ok()
+}
+
+fn run<T: Transport>(
+    sks: &mut Sks<T>,
+    issuer: &Issuer,
+    kmk: &Kmk,
+    ack: &mut Acknowledged,
+) -> Result<(), String> {
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    // Session 1: PUK, PIN policy, key A (PIN, delete by PIN), key B (property bag).
+    let mut s = issuer.session(sks).kmk(kmk).open().map_err(|x| e(&x))?;
+    let puk = s.puk("PUK.1", PUK, 0, 5).map_err(|x| e(&x))?;
+    s.pin_policy(
+        "PIN.1",
+        Some(&puk),
+        PinPolicy {
+            retry_limit: 3,
+            ..PinPolicy::default()
+        },
+    )
+    .map_err(|x| e(&x))?;
+    let a = s
+        .key("A")
+        .pin("PIN.1", PIN)
+        .algorithm(alg::EC_P256)
+        .endorse(&[alg::ECDSA_SHA256])
+        .delete_protection(1)
+        .create()
+        .map_err(|x| e(&x))?;
+    let a = s.certify(&a).map_err(|x| e(&x))?;
+    let b = s
+        .key("B")
+        .algorithm(alg::EC_P256)
+        .create()
+        .map_err(|x| e(&x))?;
+    let b = s.certify(&b).map_err(|x| e(&x))?;
+    s.property_bag(&b, BAG, &[Property::new("Counter", "0", true)])
+        .map_err(|x| e(&x))?;
+    s.close().map_err(|x| e(&x))?;
+    ack.key_a = Some(a.handle);
+    ack.key_b = Some(b.handle);
+    ack.b_original_cert = b.certificate_path.first().cloned();
+    ack.steps += 1;
+
+    // PIN failures, a success, a lock, a PUK unlock.
+    for n in 1..=2 {
+        expect_sks_error(sks.sign_hashed_data(&sign_args(a.handle, b"0000")))?;
+        ack.pin_errors = n;
+    }
+    ack.resetting = true;
+    sks.sign_hashed_data(&sign_args(a.handle, PIN))
+        .map_err(|x| e(&x))?;
+    (ack.pin_errors, ack.resetting) = (0, false);
+    for n in 1..=3 {
+        expect_sks_error(sks.sign_hashed_data(&sign_args(a.handle, b"9999")))?;
+        ack.pin_errors = n;
+    }
+    expect_sks_error(sks.unlock_key(&UnlockKeyArgs {
+        key_handle: a.handle,
+        authorization: Bytes(b"00000000".to_vec()),
+    }))?;
+    ack.puk_errors = 1;
+    ack.resetting = true;
+    sks.unlock_key(&UnlockKeyArgs {
+        key_handle: a.handle,
+        authorization: Bytes(PUK.to_vec()),
+    })
+    .map_err(|x| e(&x))?;
+    ack.resetting = false;
+    ack.pin_errors = 0;
+    ack.puk_errors = 0;
+    ack.steps += 1;
+
+    sks.set_property(&SetPropertyArgs {
+        key_handle: b.handle,
+        r#type: Uri::new(BAG).unwrap(),
+        name: "Counter".into(),
+        value: "1".into(),
+    })
+    .map_err(|x| e(&x))?;
+    ack.steps += 1;
+
+    // A PIN failure to be undone by the next session's postUnlockKey.
+    expect_sks_error(sks.sign_hashed_data(&sign_args(a.handle, b"0000")))?;
+    ack.pin_errors = 1;
+
+    // Session 2: update B with a new key, unlock A; then close.
+    let mut s = issuer.session(sks).kmk(kmk).open().map_err(|x| e(&x))?;
+    let d = s
+        .key("D")
+        .algorithm(alg::EC_P256)
+        .create()
+        .map_err(|x| e(&x))?;
+    let d = s.certify(&d).map_err(|x| e(&x))?;
+    s.post_update_with(&d, &b, kmk).map_err(|x| e(&x))?;
+    s.post_unlock_with(&a, kmk).map_err(|x| e(&x))?;
+    ack.b_updated_cert = d.certificate_path.first().cloned();
+    ack.resetting = true;
+    s.close().map_err(|x| e(&x))?;
+    (ack.pin_errors, ack.resetting) = (0, false);
+    ack.steps += 1;
+
+    ack.resetting = true;
+    sks.change_pin(&ChangePinArgs {
+        key_handle: a.handle,
+        authorization: Bytes(PIN.to_vec()),
+        new_pin: Bytes(b"5678".to_vec()),
+    })
+    .map_err(|x| e(&x))?;
+    ack.steps += 1;
+    sks.delete_key(&DeleteKeyArgs {
+        key_handle: a.handle,
+        authorization: Bytes(b"5678".to_vec()),
+    })
+    .map_err(|x| e(&x))?;
+    ack.key_a = None;
+    ack.steps += 1;
+    Ok(())
+}
+
+/// A wrong PIN/PUK must be an SKS authorization error; anything else (e.g. the storage error
+/// of a power cut) stops the workload.
+fn expect_sks_error<T>(r: Result<T, pcsc_bridge::Error>) -> Result<(), String> {
+    match r {
+        Err(e) if e.sks_code() == Some(apdu_spec::ErrorCode::Authorization) => Ok(()),
+        Err(e) => Err(e.to_string()),
+        Ok(_) => Err("wrong PIN accepted".into()),
+    }
+}
+
+/// The checks after a restart from the torn image.
+fn check_recovered<T: Transport>(sks: &mut Sks<T>, ack: &Acknowledged, point: &str) {
+    sks.get_device_info()
+        .unwrap_or_else(|e| panic!("{point}: getDeviceInfo after restart: {e}"));
+    let mut handle = 0;
+    let mut keys = Vec::new();
+    loop {
+        let out = sks
+            .enumerate_keys(&EnumerateKeysArgs { key_handle: handle })
+            .unwrap_or_else(|e| panic!("{point}: enumerateKeys: {e}"));
+        let Some((h, _)) = out.key else { break };
+        handle = h.get();
+        let attrs = sks
+            .get_key_attributes(&GetKeyAttributesArgs { key_handle: handle })
+            .unwrap_or_else(|e| panic!("{point}: getKeyAttributes: {e}"));
+        assert!(
+            !attrs.certificates.is_empty(),
+            "{point}: key {handle} of a closed session has no certificate"
+        );
+        keys.push((handle, attrs.certificates[0].0.clone()));
+    }
+    // Session 2 (update B + unlock A) is all or nothing: B's certificate is the old one exactly
+    // when D is not a separate key either.
+    if let (Some(b), Some(old)) = (ack.key_b, &ack.b_original_cert) {
+        let b_cert = keys.iter().find(|(h, _)| *h == b).map(|(_, c)| c.clone());
+        let b_cert = b_cert.unwrap_or_else(|| panic!("{point}: key B vanished"));
+        let updated = ack.b_updated_cert.as_ref() == Some(&b_cert);
+        assert!(
+            updated || &b_cert == old,
+            "{point}: key B has a certificate from neither state"
+        );
+        if updated {
+            assert!(
+                sks.enumerate_provisioning_sessions(&EnumerateProvisioningSessionsArgs {
+                    provisioning_handle: 0,
+                    provisioning_state: true
+                })
+                .map(|o| o.session.is_none())
+                .unwrap_or(false),
+                "{point}: session 2 committed but still open"
+            );
+        }
+    }
+    // Counters never go back below what the card acknowledged, unless a call that resets them
+    // was in flight.
+    if let (Some(a), false) = (ack.key_a, ack.resetting) {
+        if let Ok(info) = sks.get_key_protection_info(&GetKeyProtectionInfoArgs { key_handle: a }) {
+            if std::env::var_os("SKS_POWERCUT_TRACE").is_some() {
+                eprintln!(
+                    "{point}: ack pin {} puk {} steps {} -> card pin {} puk {}",
+                    ack.pin_errors,
+                    ack.puk_errors,
+                    ack.steps,
+                    info.pin_error_count,
+                    info.puk_error_count
+                );
+            }
+            assert!(
+                info.pin_error_count >= ack.pin_errors,
+                "{point}: PIN error count {} went below the acknowledged {} ({ack:?})",
+                info.pin_error_count,
+                ack.pin_errors
+            );
+            assert!(
+                info.puk_error_count >= ack.puk_errors,
+                "{point}: PUK error count {} went below the acknowledged {}",
+                info.puk_error_count,
+                ack.puk_errors
+            );
+        }
+    }
+    // And a new session still provisions and closes.
+    let issuer = Issuer::new().unwrap();
+    let mut s = issuer
+        .session(sks)
+        .open()
+        .unwrap_or_else(|e| panic!("{point}: new session: {e}"));
+    let k = s
+        .key("N")
+        .algorithm(alg::EC_P256)
+        .create()
+        .unwrap_or_else(|e| panic!("{point}: {e}"));
+    s.certify(&k).unwrap_or_else(|e| panic!("{point}: {e}"));
+    s.close()
+        .unwrap_or_else(|e| panic!("{point}: close after restart: {e}"));
+}
+
+/// A personalized card image to start every run from.
+fn base_image() -> Vec<u8> {
+    let medium = RamMedium::new(GEOMETRY.total_bytes() as usize);
+    let keep = medium.clone();
+    let store = EepromStore::format(medium, master_key(), GEOMETRY).expect("format");
+    drop(card_on(store));
+    keep.image()
+}
+
+fn run_with_cut(
+    base: &[u8],
+    issuer: &Issuer,
+    kmk: &Kmk,
+    cut: Option<usize>,
+    tear: bool,
+) -> (Acknowledged, bool, FaultHandle, RamMedium) {
+    let ram = RamMedium::from_bytes(base.to_vec());
+    let keep = ram.clone();
+    let faulty = FaultyMedium::new(ram, cut, tear);
+    let handle = faulty.handle();
+    let store = EepromStore::open_with_medium(faulty, master_key()).expect("open base image");
+    let mut sks = card_on(store);
+    let mut ack = Acknowledged::default();
+    let finished = workload(&mut sks, issuer, kmk, &mut ack);
+    (ack, finished, handle, keep)
+}
+
+#[test]
+fn every_write_of_the_workload_can_be_cut() {
+    let base = base_image();
+    let issuer = Issuer::new().unwrap();
+    let kmk = Kmk::generate_p256();
+    let (ack, finished, handle, _) = run_with_cut(&base, &issuer, &kmk, None, false);
+    assert!(
+        finished,
+        "the uncut workload runs to the end ({} steps)",
+        ack.steps
+    );
+    let total = handle.writes();
+    assert!(total > 20, "the workload writes ({total} page writes)");
+
+    let mut points = 0;
+    for k in 1..=total + 2 {
+        for tear in [false, true] {
+            let (ack, _finished, _, medium) = run_with_cut(&base, &issuer, &kmk, Some(k), tear);
+            let point = format!("cut at write {k}{}", if tear { " (torn)" } else { "" });
+            let store =
+                EepromStore::open_with_medium(RamMedium::from_bytes(medium.image()), master_key())
+                    .unwrap_or_else(|e| panic!("{point}: the image does not open: {e}"));
+            let mut sks = card_on(store);
+            check_recovered(&mut sks, &ack, &point);
+            points += 1;
+        }
+    }
+    eprintln!("power-cut injection points tested: {points} ({total} page writes, with and without tearing)");
+    assert!(points >= 2 * total);
+}
