@@ -5,7 +5,7 @@
 # Run as root, or as a user with sudo.
 set -eu
 
-PACKAGES="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd pcsc-tools opensc python3-pyscard python3-cryptography openssl util-linux mount"
+PACKAGES="pcscd libpcsclite-dev libssl-dev pkg-config vsmartcard-vpcd pcsc-tools opensc python3-pyscard python3-cryptography openssl util-linux mount"
 
 missing=""
 for pkg in $PACKAGES; do
