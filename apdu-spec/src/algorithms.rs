@@ -192,6 +192,11 @@ pub const MANDATORY: [&str; 29] = [
     special::NONE,
 ];
 
+/// Every URI this module names: the mandatory ones, then the optional key generation ones.
+pub fn all() -> impl Iterator<Item = &'static str> {
+    MANDATORY.into_iter().chain(key_generation::OPTIONAL)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,7 @@
 //! `_` and `-` are interchangeable and case does not matter (`rsa-oaep-sha256` works too). Full
 //! URIs are accepted as they are (an unknown one is sent to the card, which reports it).
 
-use apdu_spec::algorithms::{
-    asymmetric_encryption, hmac, key_agreement, key_generation, signature, special, symmetric,
-};
+use apdu_spec::algorithms::{asymmetric_encryption, hmac, signature};
 
 /// The operation class an algorithm name is looked up in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,48 +51,6 @@ impl Class {
     }
 }
 
-/// Every URI with a short name (for display).
-const ALL: &[&str] = &[
-    symmetric::AES128_CBC,
-    symmetric::AES192_CBC,
-    symmetric::AES256_CBC,
-    symmetric::AES_CBC,
-    symmetric::AES_ECB_NOPAD,
-    hmac::HMAC_SHA1,
-    hmac::HMAC_SHA256,
-    hmac::HMAC_SHA384,
-    hmac::HMAC_SHA512,
-    asymmetric_encryption::RSA_ES_PKCS1_5,
-    asymmetric_encryption::RSA_OAEP_SHA1,
-    asymmetric_encryption::RSA_OAEP_SHA256,
-    key_agreement::ECDH_RAW,
-    signature::RSA_SHA256,
-    signature::RSA_SHA384,
-    signature::RSA_SHA512,
-    signature::ECDSA_SHA256,
-    signature::ECDSA_SHA384,
-    signature::ECDSA_SHA512,
-    signature::RSA_PKCS1_NONE,
-    signature::ECDSA_NONE,
-    key_generation::RSA1024,
-    key_generation::RSA2048,
-    key_generation::RSA3072,
-    key_generation::RSA4096,
-    key_generation::RSA1024_EXP,
-    key_generation::RSA2048_EXP,
-    key_generation::RSA3072_EXP,
-    key_generation::RSA4096_EXP,
-    key_generation::EC_NIST_P256,
-    key_generation::EC_NIST_P384,
-    key_generation::EC_NIST_P521,
-    key_generation::EC_BRAINPOOL_P256R1,
-    key_generation::EC_SECG_P256K1,
-    key_generation::ED25519,
-    special::SESSION_1,
-    special::KEY_1,
-    special::NONE,
-];
-
 /// The short name of a URI: its fragment.
 pub fn short_name(uri: &str) -> &str {
     match uri.rsplit_once('#') {
@@ -105,7 +61,7 @@ pub fn short_name(uri: &str) -> &str {
 
 /// The short name of a known URI, else the URI itself.
 pub fn display_name(uri: &str) -> &str {
-    if ALL.contains(&uri) {
+    if apdu_spec::algorithms::all().any(|a| a == uri) {
         short_name(uri)
     } else {
         uri
