@@ -23,11 +23,15 @@ SUDO=""
 PCSCD_PID=""
 CARD_PID=""
 cleanup() {
-    [ -n "$CARD_PID" ] && kill "$CARD_PID" 2>/dev/null && wait "$CARD_PID" 2>/dev/null
-    [ -n "$PCSCD_PID" ] && $SUDO kill "$PCSCD_PID" 2>/dev/null
-    return 0
+    if [ -n "$CARD_PID" ]; then
+        kill "$CARD_PID" 2>/dev/null || true
+        wait "$CARD_PID" 2>/dev/null || true
+    fi
+    if [ -n "$PCSCD_PID" ]; then
+        $SUDO kill "$PCSCD_PID" 2>/dev/null || true
+    fi
 }
-trap cleanup EXIT
+trap 'status=$?; cleanup; exit $status' EXIT
 trap 'exit 130' INT TERM
 
 if pgrep -x pcscd >/dev/null 2>&1; then
@@ -39,6 +43,12 @@ else
     $SUDO mkdir -p /run/pcscd
     $SUDO pcscd --foreground >/tmp/sks-demo-pcscd.log 2>&1 &
     PCSCD_PID=$!
+    # Clients can connect once pcscd has created its socket.
+    i=0
+    while [ ! -S /run/pcscd/pcscd.comm ] && [ $i -lt 100 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
 fi
 
 STORE_ARG=""

@@ -37,6 +37,11 @@ pub const P1_SELECT_BY_NAME: u8 = 0x04;
 /// response follows through GET RESPONSE.
 pub const MAX_RESPONSE_CHUNK: usize = 0xFF00;
 
+/// Largest data field of one command APDU that vpcd carries: its frames are at most 65,535
+/// bytes, and an extended APDU adds a 4-byte header, a 3-byte Lc and a 2-byte Le. Clients
+/// split longer calls into chained parts of this size (the card accepts any part size).
+pub const MAX_COMMAND_CHUNK: usize = 65_526;
+
 /// Most data bytes of a whole (reassembled) call. Large enough for addExtension with a blob of
 /// the advertised extensionDataSize plus every other argument.
 pub const MAX_CALL_DATA: usize = 256 * 1024;

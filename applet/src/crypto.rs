@@ -70,14 +70,17 @@ macro_rules! per_curve {
     ($curve:expr, $c:ident => $body:expr) => {
         match $curve {
             Curve::P256 => {
+                #[allow(unused_imports)]
                 use p256 as $c;
                 $body
             }
             Curve::P384 => {
+                #[allow(unused_imports)]
                 use p384 as $c;
                 $body
             }
             Curve::P521 => {
+                #[allow(unused_imports)]
                 use p521 as $c;
                 $body
             }
@@ -191,9 +194,70 @@ impl PublicKey {
 
 /// A private key the card generated or imported.
 pub enum PrivateKey {
-    /// Curve and the secret scalar (big-endian, coordinate length), zeroized on drop.
-    Ec(Curve, Zeroizing<Vec<u8>>),
+    Ec(EcKey),
     Rsa(Box<RsaKeyPair>),
+}
+
+/// A parsed EC private key (zeroized on drop). Kept parsed because building a signing key from
+/// the scalar costs a scalar multiplication, as much as the signature itself.
+pub enum EcKey {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+    P521(p521::ecdsa::SigningKey),
+}
+
+/// Expands `$body` with `$k` bound to the signing key and `$c` to its curve crate.
+macro_rules! per_ec_key {
+    ($key:expr, $k:ident, $c:ident => $body:expr) => {
+        match $key {
+            EcKey::P256($k) => {
+                #[allow(unused_imports)]
+                use p256 as $c;
+                $body
+            }
+            EcKey::P384($k) => {
+                #[allow(unused_imports)]
+                use p384 as $c;
+                $body
+            }
+            EcKey::P521($k) => {
+                #[allow(unused_imports)]
+                use p521 as $c;
+                $body
+            }
+        }
+    };
+}
+
+impl EcKey {
+    pub fn curve(&self) -> Curve {
+        match self {
+            EcKey::P256(_) => Curve::P256,
+            EcKey::P384(_) => Curve::P384,
+            EcKey::P521(_) => Curve::P521,
+        }
+    }
+
+    fn generate<R: CryptoRng + ?Sized>(curve: Curve, rng: &mut R) -> Self {
+        match curve {
+            Curve::P256 => EcKey::P256(p256::ecdsa::SigningKey::generate_from_rng(rng)),
+            Curve::P384 => EcKey::P384(p384::ecdsa::SigningKey::generate_from_rng(rng)),
+            Curve::P521 => EcKey::P521(p521::ecdsa::SigningKey::generate_from_rng(rng)),
+        }
+    }
+
+    fn from_pkcs8(der: &[u8]) -> Option<Self> {
+        p256::ecdsa::SigningKey::from_pkcs8_der(der)
+            .map(EcKey::P256)
+            .or_else(|_| p384::ecdsa::SigningKey::from_pkcs8_der(der).map(EcKey::P384))
+            .or_else(|_| p521::ecdsa::SigningKey::from_pkcs8_der(der).map(EcKey::P521))
+            .ok()
+    }
+
+    /// The public point, uncompressed SEC1.
+    fn point(&self) -> Vec<u8> {
+        per_ec_key!(self, k, c => c::PublicKey::from(k.verifying_key()).to_sec1_point(false).as_bytes().to_vec())
+    }
 }
 
 /// An RSA private key, with the RustCrypto key for every operation and, with the default
@@ -259,7 +323,7 @@ impl core::ops::Deref for RsaKeyPair {
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PrivateKey::Ec(c, _) => write!(f, "PrivateKey::Ec({c:?})"),
+            PrivateKey::Ec(k) => write!(f, "PrivateKey::Ec({:?})", k.curve()),
             PrivateKey::Rsa(k) => write!(f, "PrivateKey::Rsa({} bits)", k.size() * 8),
         }
     }
@@ -267,8 +331,7 @@ impl fmt::Debug for PrivateKey {
 
 impl PrivateKey {
     pub fn generate_ec<R: CryptoRng + ?Sized>(curve: Curve, rng: &mut R) -> Self {
-        let scalar = per_curve!(curve, c => Zeroizing::new(c::SecretKey::generate_from_rng(rng).to_bytes().to_vec()));
-        PrivateKey::Ec(curve, scalar)
+        PrivateKey::Ec(EcKey::generate(curve, rng))
     }
 
     pub fn generate_rsa<R: CryptoRng + ?Sized>(
@@ -283,12 +346,7 @@ impl PrivateKey {
 
     pub fn public(&self) -> PublicKey {
         match self {
-            PrivateKey::Ec(curve, scalar) => {
-                let point = per_curve!(*curve, c => c::SecretKey::from_slice(scalar)
-                    .map(|k| k.public_key().to_sec1_point(false).as_bytes().to_vec())
-                    .unwrap_or_default());
-                PublicKey::Ec(*curve, point)
-            }
+            PrivateKey::Ec(k) => PublicKey::Ec(k.curve(), k.point()),
             PrivateKey::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
         }
     }
@@ -300,11 +358,8 @@ impl PrivateKey {
     /// PKCS#8 DER (spec 7.4 exportKey, importPrivateKey).
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let doc = match self {
-            PrivateKey::Ec(curve, scalar) => {
-                per_curve!(*curve, c => c::SecretKey::from_slice(scalar)
-                .map_err(err("EC key"))?
-                .to_pkcs8_der()
-                .map_err(err("PKCS#8"))?)
+            PrivateKey::Ec(key) => {
+                per_ec_key!(key, k, _c => k.to_pkcs8_der().map_err(err("PKCS#8"))?)
             }
             PrivateKey::Rsa(k) => k.to_pkcs8_der().map_err(err("PKCS#8"))?,
         };
@@ -313,13 +368,8 @@ impl PrivateKey {
 
     /// Parses PKCS#8 DER: EC on a supported curve, or RSA.
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, CryptoError> {
-        for curve in [Curve::P256, Curve::P384, Curve::P521] {
-            let scalar = per_curve!(curve, c => c::SecretKey::from_pkcs8_der(der)
-                .ok()
-                .map(|k| Zeroizing::new(k.to_bytes().to_vec())));
-            if let Some(scalar) = scalar {
-                return Ok(PrivateKey::Ec(curve, scalar));
-            }
+        if let Some(k) = EcKey::from_pkcs8(der) {
+            return Ok(PrivateKey::Ec(k));
         }
         let key = RsaPrivateKey::from_pkcs8_der(der)
             .map_err(|_| CryptoError("not a PKCS#8 RSA or supported EC private key".into()))?;
@@ -329,13 +379,12 @@ impl PrivateKey {
     /// ECDH (SP800-56A CDH): the shared point's x-coordinate, fixed length.
     pub fn ecdh(&self, peer: &PublicKey) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         match (self, peer) {
-            (PrivateKey::Ec(curve, scalar), PublicKey::Ec(peer_curve, point))
-                if curve == peer_curve =>
+            (PrivateKey::Ec(key), PublicKey::Ec(peer_curve, point))
+                if key.curve() == *peer_curve =>
             {
-                per_curve!(*curve, c => {
-                    let secret = c::SecretKey::from_slice(scalar).map_err(err("EC key"))?;
+                per_ec_key!(key, k, c => {
                     let public = c::PublicKey::from_sec1_bytes(point).map_err(err("EC peer key"))?;
-                    let shared = c::ecdh::diffie_hellman(secret.to_nonzero_scalar(), public.as_affine());
+                    let shared = c::ecdh::diffie_hellman(k.as_nonzero_scalar(), public.as_affine());
                     Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
                 })
             }
@@ -348,13 +397,12 @@ impl PrivateKey {
 
     /// ECDSA over a pre-computed hash (bits2int truncation as usual), raw `r ‖ s`.
     pub fn ecdsa_sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let PrivateKey::Ec(curve, scalar) = self else {
+        let PrivateKey::Ec(key) = self else {
             return Err(CryptoError("ECDSA needs an EC key".into()));
         };
-        per_curve!(*curve, c => {
+        per_ec_key!(key, k, c => {
             use c::ecdsa::signature::hazmat::PrehashSigner;
-            let key = c::ecdsa::SigningKey::from_slice(scalar).map_err(err("EC key"))?;
-            let sig: c::ecdsa::Signature = key.sign_prehash(hash).map_err(err("ECDSA"))?;
+            let sig: c::ecdsa::Signature = k.sign_prehash(hash).map_err(err("ECDSA"))?;
             Ok(sig.to_bytes().to_vec())
         })
     }

@@ -70,6 +70,10 @@ pub fn open_card(store: Option<&Path>) -> Result<Box<dyn Card + Send>, StartupEr
     let clock = Box::new(platform::SystemClock);
     Ok(match store {
         Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StartupError(format!("cannot create {}: {e}", dir.display())))?;
+            }
             let store = store::EepromStore::open(path, PRODUCT_GEOMETRY)
                 .map_err(|e| StartupError(e.to_string()))?;
             Box::new(card_with(store, rng, clock)?)

@@ -76,10 +76,11 @@ impl CallOptions {
 }
 
 impl Default for CallOptions {
-    /// 65,535-byte frames, Le = 65,536 (what the `pcsc` crate and vpcd carry).
+    /// Parts of `MAX_COMMAND_CHUNK` (65,526) bytes, the largest a vpcd frame carries with
+    /// header, Lc and Le; Le = 65,536.
     fn default() -> Self {
         CallOptions {
-            max_chunk: 0xFFFF,
+            max_chunk: apdu_spec::envelope::MAX_COMMAND_CHUNK,
             le: 0,
             max_response: 16 * MAX_CALL_DATA,
         }

@@ -2,7 +2,9 @@
 //! contain them verbatim.
 
 use crate::codec::Wire;
-use crate::envelope::{call_apdus, get_response_apdu, response_apdus, split_response};
+use crate::envelope::{
+    call_apdus, get_response_apdu, response_apdus, split_response, MAX_COMMAND_CHUNK,
+};
 use crate::method::{decode_response, encode_response, Method};
 use crate::methods::*;
 use crate::types::{Blob, Mac, Uri};
@@ -44,7 +46,7 @@ fn chained_call_example() -> String {
     };
     let body = args.to_wire().unwrap();
     assert_eq!(body.len(), 70_000);
-    let frames = call_apdus(AddExtension::ID as u8, &body, 65535, 0);
+    let frames = call_apdus(AddExtension::ID as u8, &body, MAX_COMMAND_CHUNK, 0);
     assert_eq!(frames.len(), 2);
     let mut s = String::from("```text\n");
     s += &format!(
@@ -97,7 +99,12 @@ fn get_response_example() -> String {
     };
     let resp = encode_response(&Ok(out.clone())).unwrap();
     assert_eq!(resp.len(), 100_000);
-    let call = call_apdus(GetExtension::ID as u8, &args.to_wire().unwrap(), 65535, 0);
+    let call = call_apdus(
+        GetExtension::ID as u8,
+        &args.to_wire().unwrap(),
+        MAX_COMMAND_CHUNK,
+        0,
+    );
     assert_eq!(call.len(), 1);
     let apdus = response_apdus(&resp);
     assert_eq!(apdus.len(), 2);
@@ -140,6 +147,9 @@ fn readme_contains_the_computed_examples() {
         ("chained call", chained_call_example()),
         ("GET RESPONSE", get_response_example()),
     ] {
+        if std::env::var_os("SKS_PRINT_README_EXAMPLES").is_some() {
+            println!("{block}");
+        }
         assert!(
             README.contains(&block),
             "README lacks the {name} example, which is:\n{block}"

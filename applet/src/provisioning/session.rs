@@ -107,10 +107,9 @@ impl<S: Store> SksApplet<S> {
         let attestation = if a.privacy_enabled {
             hmac_sha256(&session_key, &[&att_data]).to_vec()
         } else {
-            let key = PrivateKey::Ec(
-                crate::crypto::Curve::P256,
-                Secret::new(self.device.attestation_key().to_bytes().to_vec()),
-            );
+            let key = PrivateKey::Ec(crate::crypto::EcKey::P256(
+                self.device.attestation_key().clone(),
+            ));
             key.sign_sha256(&att_data, &mut self.rng)
                 .map_err(|e| SksError::new(ErrorCode::Crypto, e.0))?
         };
