@@ -193,6 +193,8 @@ impl PublicKey {
 }
 
 /// A private key the card generated or imported.
+// Keys live behind `Arc` in the key cache; the size difference between variants is moot.
+#[allow(clippy::large_enum_variant)]
 pub enum PrivateKey {
     Ec(EcKey),
     Rsa(Box<RsaKeyPair>),

@@ -162,7 +162,17 @@ impl<T: Transport> Sks<T> {
     /// Sends `commands` in one exclusive exchange: every frame but the last must answer
     /// `9000` (its data is ignored); the last frame's response is collected through
     /// `61xx` + GET RESPONSE and returned without its status word.
+    ///
+    /// A single command APDU is atomic by itself (one SCardTransmit) and is sent without a
+    /// PC/SC transaction, which would cost two more round trips to pcscd; a chained call always
+    /// runs in one. Should another client's APDU come between a single call and the GET
+    /// RESPONSE for the rest of a long answer (> 65,280 bytes), the card drops the pending data
+    /// and GET RESPONSE fails with `6985`: an error, never wrong data. Use
+    /// [`Sks::transaction`] to rule that out.
     pub fn exchange(&mut self, commands: &[Vec<u8>]) -> Result<Vec<u8>, Error> {
+        if let [_] = commands {
+            return exchange_on(&mut self.transport, commands, &self.options);
+        }
         let options = &self.options;
         let mut result = None;
         self.transport
