@@ -428,22 +428,21 @@ fn large_call_and_response(options: CallOptions) {
     assert_eq!(sw_of(resp), sw::CONDITIONS_NOT_SATISFIED);
 }
 
-/// pcsc-bridge's default framing (65,535-byte chained parts, apdu-spec README 4.3). NB such a
-/// part is a 65,542-byte APDU, more than a vpcd frame carries (see `vpcd_frame_limit`).
+/// pcsc-bridge's default framing: chained parts of MAX_COMMAND_CHUNK (65,526) data bytes, the
+/// largest a vpcd frame carries with header, extended Lc and Le (apdu-spec README 4.3).
 #[test]
 fn chained_call_and_get_response_default_framing() {
     let options = CallOptions::default();
-    assert_eq!((options.max_chunk, options.le), (65_535, 0));
+    assert_eq!(
+        (options.max_chunk, options.le),
+        (apdu_spec::envelope::MAX_COMMAND_CHUNK, 0)
+    );
+    assert_eq!(
+        options.max_chunk + 9,
+        65_535,
+        "header + Lc + Le fill a vpcd frame"
+    );
     large_call_and_response(options);
-}
-
-/// The largest chunks vpcd can carry (65,526 data bytes + extended Lc and Le = 65,535 bytes).
-#[test]
-fn chained_call_and_get_response_largest_vpcd_frames() {
-    large_call_and_response(CallOptions {
-        max_chunk: 65_526,
-        ..CallOptions::default()
-    });
 }
 
 #[test]
