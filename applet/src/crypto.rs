@@ -196,7 +196,7 @@ impl PublicKey {
 // Keys live behind `Arc` in the key cache; the size difference between variants is moot.
 #[allow(clippy::large_enum_variant)]
 pub enum PrivateKey {
-    Ec(EcKey),
+    Ec(EcKey, EcSigner),
     Rsa(Box<RsaKeyPair>),
 }
 
@@ -262,21 +262,93 @@ impl EcKey {
     }
 }
 
+impl PrivateKey {
+    /// An EC private key with its signer (see [`EcSigner`]).
+    pub fn ec(key: EcKey) -> Self {
+        let signer = EcSigner::new(&key);
+        PrivateKey::Ec(key, signer)
+    }
+}
+
+/// ECDSA over a pre-computed hash. With the default `openssl-sign` feature, OpenSSL's
+/// constant-time NIST curve code signs (about four times RustCrypto's P-256 rate,
+/// docs/performance.md); without it, or should OpenSSL refuse the key, RustCrypto does. The
+/// RustCrypto key stays the reference for everything else (ECDH, PKCS#8, the public key).
+pub struct EcSigner {
+    #[cfg(feature = "openssl-sign")]
+    fast: Option<openssl::ec::EcKey<openssl::pkey::Private>>,
+}
+
+impl EcSigner {
+    fn new(key: &EcKey) -> Self {
+        #[cfg(feature = "openssl-sign")]
+        {
+            let fast = openssl_ec_key(key)
+                .map_err(|e| log::warn!("OpenSSL EC key: {e}"))
+                .ok();
+            Self { fast }
+        }
+        #[cfg(not(feature = "openssl-sign"))]
+        {
+            let _ = key;
+            Self {}
+        }
+    }
+
+    /// Raw `r ‖ s`, each padded to the curve's coordinate length.
+    fn sign(&self, key: &EcKey, hash: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        #[cfg(feature = "openssl-sign")]
+        if let Some(fast) = &self.fast {
+            let n = key.curve().coordinate_len() as i32;
+            let sig = openssl::ecdsa::EcdsaSig::sign(hash, fast).map_err(err("ECDSA"))?;
+            let mut out = sig.r().to_vec_padded(n).map_err(err("ECDSA r"))?;
+            out.extend(sig.s().to_vec_padded(n).map_err(err("ECDSA s"))?);
+            return Ok(out);
+        }
+        per_ec_key!(key, k, c => {
+            use c::ecdsa::signature::hazmat::PrehashSigner;
+            let sig: c::ecdsa::Signature = k.sign_prehash(hash).map_err(err("ECDSA"))?;
+            Ok(sig.to_bytes().to_vec())
+        })
+    }
+}
+
+/// The same key pair in OpenSSL form.
+#[cfg(feature = "openssl-sign")]
+fn openssl_ec_key(
+    key: &EcKey,
+) -> Result<openssl::ec::EcKey<openssl::pkey::Private>, openssl::error::ErrorStack> {
+    use openssl::bn::{BigNum, BigNumContext};
+    use openssl::ec::{EcGroup, EcPoint};
+    use openssl::nid::Nid;
+    let nid = match key.curve() {
+        Curve::P256 => Nid::X9_62_PRIME256V1,
+        Curve::P384 => Nid::SECP384R1,
+        Curve::P521 => Nid::SECP521R1,
+    };
+    let group = EcGroup::from_curve_name(nid)?;
+    let scalar = per_ec_key!(key, k, _c => Zeroizing::new(k.to_bytes().to_vec()));
+    let d = BigNum::from_slice(&scalar)?;
+    let mut ctx = BigNumContext::new()?;
+    let point = EcPoint::from_bytes(&group, &key.point(), &mut ctx)?;
+    openssl::ec::EcKey::from_private_components(&group, &d, &point)
+}
+
 /// An RSA private key, with the RustCrypto key for every operation and, with the default
-/// `openssl-rsa` feature, an OpenSSL copy used only for signing: RustCrypto's constant-time
+/// `openssl-sign` feature, an OpenSSL copy used only for signing: RustCrypto's constant-time
 /// RSA-2048 signs at about half OpenSSL's rate (docs/performance.md). Decryption always stays
 /// on RustCrypto, whose PKCS#1 v1.5 implicit rejection keeps the card free of the Marvin
 /// padding oracle; signing has no padding oracle to protect, and OpenSSL signs with blinding
 /// and constant-time exponentiation.
 pub struct RsaKeyPair {
     key: RsaPrivateKey,
-    #[cfg(feature = "openssl-rsa")]
+    #[cfg(feature = "openssl-sign")]
     signer: openssl::rsa::Rsa<openssl::pkey::Private>,
 }
 
 impl RsaKeyPair {
     fn new(key: RsaPrivateKey) -> Result<Self, CryptoError> {
-        #[cfg(feature = "openssl-rsa")]
+        #[cfg(feature = "openssl-sign")]
         let signer = {
             let der = rsa::pkcs1::EncodeRsaPrivateKey::to_pkcs1_der(&key).map_err(err("PKCS#1"))?;
             openssl::rsa::Rsa::private_key_from_der(der.as_bytes())
@@ -284,7 +356,7 @@ impl RsaKeyPair {
         };
         Ok(Self {
             key,
-            #[cfg(feature = "openssl-rsa")]
+            #[cfg(feature = "openssl-sign")]
             signer,
         })
     }
@@ -296,7 +368,7 @@ impl RsaKeyPair {
         data: &[u8],
         rng: &mut R,
     ) -> Result<Vec<u8>, CryptoError> {
-        #[cfg(feature = "openssl-rsa")]
+        #[cfg(feature = "openssl-sign")]
         {
             let _ = rng;
             let input = [&scheme.prefix[..], data].concat();
@@ -308,7 +380,7 @@ impl RsaKeyPair {
             out.truncate(n);
             Ok(out)
         }
-        #[cfg(not(feature = "openssl-rsa"))]
+        #[cfg(not(feature = "openssl-sign"))]
         self.key
             .sign_with_rng(rng, scheme, data)
             .map_err(err("RSA signature"))
@@ -325,7 +397,7 @@ impl core::ops::Deref for RsaKeyPair {
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PrivateKey::Ec(k) => write!(f, "PrivateKey::Ec({:?})", k.curve()),
+            PrivateKey::Ec(k, _) => write!(f, "PrivateKey::Ec({:?})", k.curve()),
             PrivateKey::Rsa(k) => write!(f, "PrivateKey::Rsa({} bits)", k.size() * 8),
         }
     }
@@ -333,7 +405,7 @@ impl fmt::Debug for PrivateKey {
 
 impl PrivateKey {
     pub fn generate_ec<R: CryptoRng + ?Sized>(curve: Curve, rng: &mut R) -> Self {
-        PrivateKey::Ec(EcKey::generate(curve, rng))
+        PrivateKey::ec(EcKey::generate(curve, rng))
     }
 
     pub fn generate_rsa<R: CryptoRng + ?Sized>(
@@ -348,7 +420,7 @@ impl PrivateKey {
 
     pub fn public(&self) -> PublicKey {
         match self {
-            PrivateKey::Ec(k) => PublicKey::Ec(k.curve(), k.point()),
+            PrivateKey::Ec(k, _) => PublicKey::Ec(k.curve(), k.point()),
             PrivateKey::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
         }
     }
@@ -360,7 +432,7 @@ impl PrivateKey {
     /// PKCS#8 DER (spec 7.4 exportKey, importPrivateKey).
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let doc = match self {
-            PrivateKey::Ec(key) => {
+            PrivateKey::Ec(key, _) => {
                 per_ec_key!(key, k, _c => k.to_pkcs8_der().map_err(err("PKCS#8"))?)
             }
             PrivateKey::Rsa(k) => k.to_pkcs8_der().map_err(err("PKCS#8"))?,
@@ -371,7 +443,7 @@ impl PrivateKey {
     /// Parses PKCS#8 DER: EC on a supported curve, or RSA.
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, CryptoError> {
         if let Some(k) = EcKey::from_pkcs8(der) {
-            return Ok(PrivateKey::Ec(k));
+            return Ok(PrivateKey::ec(k));
         }
         let key = RsaPrivateKey::from_pkcs8_der(der)
             .map_err(|_| CryptoError("not a PKCS#8 RSA or supported EC private key".into()))?;
@@ -381,7 +453,7 @@ impl PrivateKey {
     /// ECDH (SP800-56A CDH): the shared point's x-coordinate, fixed length.
     pub fn ecdh(&self, peer: &PublicKey) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         match (self, peer) {
-            (PrivateKey::Ec(key), PublicKey::Ec(peer_curve, point))
+            (PrivateKey::Ec(key, _), PublicKey::Ec(peer_curve, point))
                 if key.curve() == *peer_curve =>
             {
                 per_ec_key!(key, k, c => {
@@ -399,14 +471,10 @@ impl PrivateKey {
 
     /// ECDSA over a pre-computed hash (bits2int truncation as usual), raw `r ‖ s`.
     pub fn ecdsa_sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let PrivateKey::Ec(key) = self else {
+        let PrivateKey::Ec(key, signer) = self else {
             return Err(CryptoError("ECDSA needs an EC key".into()));
         };
-        per_ec_key!(key, k, c => {
-            use c::ecdsa::signature::hazmat::PrehashSigner;
-            let sig: c::ecdsa::Signature = k.sign_prehash(hash).map_err(err("ECDSA"))?;
-            Ok(sig.to_bytes().to_vec())
-        })
+        signer.sign(key, hash)
     }
 
     /// SHA256withECDSA or SHA256withRSA over `message` (attestations, key-pair tests).

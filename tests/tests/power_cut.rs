@@ -356,3 +356,84 @@ fn every_write_of_the_workload_can_be_cut() {
     eprintln!("power-cut injection points tested: {points} ({total} page writes, with and without tearing)");
     assert!(points >= 2 * total);
 }
+
+/// Write costs on the EEPROM (issue 5 point 6), measured with the fault medium's counter: a
+/// signature writes nothing; figures are printed for docs/performance.md.
+#[test]
+fn write_costs_and_capacity() {
+    let base = base_image();
+    let ram = RamMedium::from_bytes(base.clone());
+    let faulty = FaultyMedium::new(ram, None, false);
+    let writes = faulty.handle();
+    let store = EepromStore::open_with_medium(faulty, master_key()).expect("open");
+    let mut sks = card_on(store);
+    let issuer = Issuer::new().unwrap();
+    let page = GEOMETRY.page_size;
+
+    let before = writes.writes();
+    let mut s = issuer.session(&mut sks).open().unwrap();
+    let k = s.key("K").algorithm(alg::EC_P256).create().unwrap();
+    s.certify(&k).unwrap();
+    s.close().unwrap();
+    let session = writes.writes() - before;
+
+    let before = writes.writes();
+    for _ in 0..10 {
+        sks.sign_hashed_data(&sign_args(k.handle, b"")).unwrap();
+    }
+    assert_eq!(
+        writes.writes(),
+        before,
+        "signing with a key without PIN writes nothing"
+    );
+
+    let mut s = issuer.session(&mut sks).open().unwrap();
+    let puk = s.puk("PUK", PUK, 0, 3).unwrap();
+    s.pin_policy("PIN", Some(&puk), PinPolicy::default())
+        .unwrap();
+    let p = s
+        .key("P")
+        .pin("PIN", PIN)
+        .algorithm(alg::EC_P256)
+        .create()
+        .unwrap();
+    s.certify(&p).unwrap();
+    s.close().unwrap();
+    let before = writes.writes();
+    sks.sign_hashed_data(&sign_args(p.handle, PIN)).unwrap();
+    let pin_sign = writes.writes() - before;
+    assert!(
+        pin_sign > 0,
+        "a PIN attempt is committed before it is judged"
+    );
+
+    // Capacity: P-256 keys (one per session) until the 64 KiB EEPROM is full.
+    let small = Geometry {
+        page_size: 256,
+        page_count: 256,
+    };
+    let medium = RamMedium::new(small.total_bytes() as usize);
+    let store = EepromStore::format(medium, master_key(), small).expect("format");
+    let mut sks = card_on(store);
+    let mut keys = 0;
+    loop {
+        let Ok(mut s) = issuer.session(&mut sks).open() else {
+            break;
+        };
+        let Ok(k) = s.key("K").algorithm(alg::EC_P256).create() else {
+            break;
+        };
+        if s.certify(&k).is_err() || s.close().is_err() {
+            break;
+        }
+        keys += 1;
+    }
+    assert!(keys > 0);
+    eprintln!(
+        "EEPROM writes ({page}-byte pages): provisioning session with one P-256 key {session} pages \
+         ({} bytes); signature without PIN 0; signature with PIN {pin_sign} pages ({} bytes); \
+         capacity: {keys} P-256 keys (one session each, device identity included) per 64 KiB",
+        session * page,
+        pin_sign * page
+    );
+}

@@ -107,7 +107,7 @@ impl<S: Store> SksApplet<S> {
         let attestation = if a.privacy_enabled {
             hmac_sha256(&session_key, &[&att_data]).to_vec()
         } else {
-            let key = PrivateKey::Ec(crate::crypto::EcKey::P256(
+            let key = PrivateKey::ec(crate::crypto::EcKey::P256(
                 self.device.attestation_key().clone(),
             ));
             key.sign_sha256(&att_data, &mut self.rng)
