@@ -58,6 +58,41 @@ impl<S: Store> SksApplet<S> {
         })
     }
 
+    /// A provisioning call whose arguments do not even decode is an incorrect operation in its
+    /// session, which must then be terminated (spec 7.4 createProvisioningSession remarks). Its
+    /// first argument, when readable, names the session (or a key of it).
+    fn tear_down_on_malformed_call(&mut self, method: MethodId, data: &[u8]) {
+        use MethodId as M;
+        let Some(handle) = data
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        else {
+            return;
+        };
+        let session = match method {
+            M::CloseProvisioningSession
+            | M::CreatePukPolicy
+            | M::CreatePinPolicy
+            | M::CreateKeyEntry
+            | M::GetKeyHandle
+            | M::PostDeleteKey
+            | M::PostUnlockKey => self.open_session(handle).ok().map(|s| s.handle),
+            M::SetCertificatePath
+            | M::ImportSymmetricKey
+            | M::ImportPrivateKey
+            | M::AddExtension
+            | M::PostUpdateKey
+            | M::PostCloneKeyProtection => self.open_key_session(handle).ok(),
+            _ => None,
+        };
+        if let Some(session) = session {
+            self.db.remove_session_and_objects(session);
+            if let Err(e) = self.db.save(&mut self.store) {
+                log::error!("teardown of session {session} could not be persisted: {e}");
+            }
+        }
+    }
+
     pub fn device(&self) -> &DeviceIdentity {
         &self.device
     }
@@ -133,10 +168,13 @@ impl<S: Store> Application for SksApplet<S> {
         let method = MethodId::try_from(p1).map_err(|_| sw::INCORRECT_P1P2)?;
         let response = match Command::decode(method, data) {
             Ok(command) => self.exec(command),
-            Err(e) => encode_response::<()>(&Err(SksError::new(
-                ErrorCode::Option,
-                format!("malformed {} arguments: {e}", method.name()),
-            ))),
+            Err(e) => {
+                self.tear_down_on_malformed_call(method, data);
+                encode_response::<()>(&Err(SksError::new(
+                    ErrorCode::Option,
+                    format!("malformed {} arguments: {e}", method.name()),
+                )))
+            }
         };
         // Encoding fails only if a result outgrows its length prefix: a card bug, not input.
         response.map_err(|e| {

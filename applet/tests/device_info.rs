@@ -83,3 +83,73 @@ fn dispatcher_errors() {
     assert_eq!(call(&mut card, 1, &[]).1, sw::OK);
     let _ = envelope::AID;
 }
+
+#[test]
+fn a_provisioning_call_that_does_not_decode_tears_its_session_down() {
+    use apdu_spec::{
+        algorithms::special::SESSION_1, Bytes, CreateProvisioningSession,
+        CreateProvisioningSessionArgs, EnumerateProvisioningSessions,
+        EnumerateProvisioningSessionsArgs, Id, Uri, Wire,
+    };
+    use p256::elliptic_curve::Generate;
+    use p256::pkcs8::EncodePublicKey;
+    let mut card = selected(RamStore::new(), 4);
+    let server = p256::SecretKey::generate_from_rng(&mut seeded_rng(9));
+    let args = CreateProvisioningSessionArgs {
+        session_key_algorithm: Uri::new(SESSION_1).unwrap(),
+        privacy_enabled: true,
+        server_session_id: Id::new("S1").unwrap(),
+        server_ephemeral_key: Bytes(
+            server
+                .public_key()
+                .to_public_key_der()
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        ),
+        issuer_uri: Uri::new("https://issuer.example").unwrap(),
+        key_management_key: Bytes::empty(),
+        client_time: 0,
+        session_life_time: 100,
+        session_key_limit: 10,
+        server_certificate: Bytes(vec![1, 2, 3]),
+    };
+    let (data, _) = call(
+        &mut card,
+        CreateProvisioningSession::ID as u8,
+        &args.to_wire().unwrap(),
+    );
+    let handle = decode_response::<CreateProvisioningSession>(&data)
+        .unwrap()
+        .unwrap()
+        .provisioning_handle;
+    let open = |card: &mut _| {
+        let q = EnumerateProvisioningSessionsArgs {
+            provisioning_handle: 0,
+            provisioning_state: true,
+        };
+        let (data, _) = call(
+            card,
+            EnumerateProvisioningSessions::ID as u8,
+            &q.to_wire().unwrap(),
+        );
+        decode_response::<EnumerateProvisioningSessions>(&data)
+            .unwrap()
+            .unwrap()
+            .provisioning_handle()
+    };
+    assert_eq!(open(&mut card), handle);
+    // createPukPolicy for that session whose id is not an id (a space is not printable ASCII).
+    let mut body = handle.to_be_bytes().to_vec();
+    body.extend_from_slice(&[0, 3, b'a', b' ', b'b']);
+    let (data, status) = call(&mut card, 8, &body);
+    assert_eq!(status, sw::OK);
+    assert_eq!(
+        decode_response::<GetDeviceInfo>(&data)
+            .unwrap()
+            .unwrap_err()
+            .code,
+        ErrorCode::Option
+    );
+    assert_eq!(open(&mut card), 0, "the session was terminated");
+}
