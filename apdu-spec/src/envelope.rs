@@ -10,8 +10,8 @@
 //! * Envelope errors (malformed APDU, unknown class or instruction, ...) use ISO status words
 //!   and carry no data.
 
-/// The applet's AID: a proprietary (unregistered, category `F`) RID `F0 53 4B 53` ("SKS") plus
-/// PIX `01 00` (applet version 1.0).
+/// The applet's AID: the 5-byte RID `F0 53 4B 53 01` (category `F`, proprietary and unregistered
+/// under ISO/IEC 7816-5: `F0` ‖ "SKS" ‖ `01`) and the PIX `00` (applet version).
 pub const AID: [u8; 6] = [0xF0, 0x53, 0x4B, 0x53, 0x01, 0x00];
 
 /// CLA of an SKS call: proprietary class, no secure messaging, logical channel 0.
