@@ -67,7 +67,7 @@ impl<S: Store> SksApplet<S> {
                 Err(option("Redundant authorization information"))
             };
         };
-        if k.pin_error_count >= policy.retry_limit {
+        if self.db.pin_errors(key) >= policy.retry_limit {
             return Err(authorization("PIN is blocked"));
         }
         let correct = k
@@ -84,9 +84,8 @@ impl<S: Store> SksApplet<S> {
 
     fn set_pin_errors(&mut self, group: &[u32], f: impl Fn(u16) -> u16) -> Result<(), SksError> {
         for &h in group {
-            if let Some(k) = self.db.key_mut(h) {
-                k.pin_error_count = f(k.pin_error_count);
-            }
+            let n = f(self.db.pin_errors(h));
+            self.db.set_pin_errors(h, n);
         }
         self.commit()
     }

@@ -110,7 +110,6 @@ pub struct KeyEntry {
     pub id: String,
     pub pin_policy: Option<u32>,
     pub pin_value: Option<Secret>,
-    pub pin_error_count: u16,
     pub device_pin: bool,
     pub enable_pin_caching: bool,
     pub biometric_protection: u8,
@@ -160,6 +159,8 @@ pub struct Db {
     keys: BTreeMap<u32, KeyEntry>,
     pins: BTreeMap<u32, PinPolicy>,
     puks: BTreeMap<u32, PukPolicy>,
+    /// PIN error counters by key handle; absent means 0.
+    pin_errors: BTreeMap<u32, u16>,
     counters: Counters,
     dirty: BTreeSet<RecordKey>,
 }
@@ -247,6 +248,7 @@ impl Db {
             Kind::Counters => {
                 self.counters = bytes.map(decode).transpose()?.unwrap_or_default();
             }
+            Kind::PinErrors => put(&mut self.pin_errors, id, bytes)?,
             Kind::DeviceIdentity => {}
         }
         Ok(())
@@ -290,11 +292,30 @@ impl Db {
             Kind::PinPolicy => self.pins.get(&id).map(encode),
             Kind::PukPolicy => self.puks.get(&id).map(encode),
             Kind::Counters => Some(encode(&self.counters)),
+            Kind::PinErrors => self.pin_errors.get(&id).map(encode),
             Kind::DeviceIdentity => None,
         };
         match bytes {
             Some(b) => Write::Put(key, b.to_vec()),
             None => Write::Delete(key),
+        }
+    }
+
+    /// A key's PIN error counter.
+    pub fn pin_errors(&self, key: u32) -> u16 {
+        self.pin_errors.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Sets a key's PIN error counter (0 removes its record).
+    pub fn set_pin_errors(&mut self, key: u32, count: u16) {
+        if self.pin_errors(key) == count {
+            return;
+        }
+        self.dirty.insert(RecordKey::new(Kind::PinErrors, key));
+        if count == 0 {
+            self.pin_errors.remove(&key);
+        } else {
+            self.pin_errors.insert(key, count);
         }
     }
 
@@ -389,7 +410,10 @@ impl Db {
             .filter(|p| p.session == handle)
             .map(|p| p.handle)
             .collect();
-        keys.into_iter().for_each(|h| drop(self.remove_key(h)));
+        for h in keys {
+            self.remove_key(h);
+            self.set_pin_errors(h, 0);
+        }
         pins.into_iter().for_each(|h| drop(self.remove_pin(h)));
         puks.into_iter().for_each(|h| drop(self.remove_puk(h)));
         self.remove_session(handle);

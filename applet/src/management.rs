@@ -105,7 +105,7 @@ impl<S: Store> SksApplet<S> {
             min_length: 0,
             max_length: 0,
             input_method: 0,
-            pin_error_count: k.pin_error_count,
+            pin_error_count: self.db.pin_errors(a.key_handle),
             enable_pin_caching: k.enable_pin_caching,
             biometric_protection: k.biometric_protection,
             export_protection: k.export_protection,
@@ -114,7 +114,7 @@ impl<S: Store> SksApplet<S> {
         };
         if let Some(p) = k.pin_policy.and_then(|h| self.db.pin(h)) {
             out.protection_status |= STATUS_PIN_PROTECTED;
-            if k.pin_error_count >= p.retry_limit {
+            if self.db.pin_errors(a.key_handle) >= p.retry_limit {
                 out.protection_status |= STATUS_PIN_BLOCKED;
             }
             (
@@ -303,9 +303,9 @@ impl<S: Store> SksApplet<S> {
         for h in group {
             if let Some(member) = self.db.key_mut(h) {
                 member.pin_value = Some(crate::db::Secret::new(new_pin.to_vec()));
-                if reset_errors {
-                    member.pin_error_count = 0;
-                }
+            }
+            if reset_errors {
+                self.db.set_pin_errors(h, 0);
             }
         }
         self.commit()

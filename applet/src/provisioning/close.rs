@@ -161,12 +161,8 @@ impl<S: Store> SksApplet<S> {
             PostOp::Unlock { target } => self.reset_pin_errors(target, true),
             PostOp::Update { target, new_key } | PostOp::Clone { target, new_key } => {
                 let Some(t) = self.db.key(target) else { return };
-                let inherited = (
-                    t.pin_policy,
-                    t.pin_value.clone(),
-                    t.pin_error_count,
-                    t.device_pin,
-                );
+                let inherited = (t.pin_policy, t.pin_value.clone(), t.device_pin);
+                let inherited_errors = self.db.pin_errors(target);
                 let update = matches!(op, PostOp::Update { .. });
                 let Some(mut new) = (if update {
                     self.db.remove_key(new_key)
@@ -175,18 +171,15 @@ impl<S: Store> SksApplet<S> {
                 }) else {
                     return;
                 };
-                (
-                    new.pin_policy,
-                    new.pin_value,
-                    new.pin_error_count,
-                    new.device_pin,
-                ) = inherited;
+                (new.pin_policy, new.pin_value, new.device_pin) = inherited;
                 new.session = session;
                 if update {
                     // The new key takes over the target's handle and position.
                     new.handle = target;
                     self.db.remove_key(target);
+                    self.db.set_pin_errors(new_key, 0);
                 }
+                self.db.set_pin_errors(new.handle, inherited_errors);
                 self.db.insert_key(new);
             }
         }
@@ -202,9 +195,7 @@ impl<S: Store> SksApplet<S> {
             .and_then(|p| self.db.pin(p))
             .and_then(|p| p.puk);
         for h in self.db.pin_group(key) {
-            if let Some(k) = self.db.key_mut(h) {
-                k.pin_error_count = 0;
-            }
+            self.db.set_pin_errors(h, 0);
         }
         if let (true, Some(puk)) = (with_puk, puk) {
             if let Some(p) = self.db.puk_mut(puk) {

@@ -253,7 +253,6 @@ impl<S: Store> SksApplet<S> {
             id: a.id.to_string(),
             pin_policy: policy.as_ref().map(|p| p.handle),
             pin_value,
-            pin_error_count: 0,
             device_pin: a.device_pin_protection,
             enable_pin_caching: a.enable_pin_caching,
             biometric_protection: a.biometric_protection,

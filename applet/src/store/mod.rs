@@ -32,6 +32,9 @@ pub enum Kind {
     PukPolicy = 5,
     /// The handle counters.
     Counters = 6,
+    /// A key's PIN error counter (kept apart from the key so that counting a PIN attempt
+    /// rewrites a few bytes, not the whole key entry).
+    PinErrors = 7,
 }
 
 impl Kind {
@@ -43,6 +46,7 @@ impl Kind {
             4 => Some(Self::PinPolicy),
             5 => Some(Self::PukPolicy),
             6 => Some(Self::Counters),
+            7 => Some(Self::PinErrors),
             _ => None,
         }
     }
