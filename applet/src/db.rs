@@ -390,26 +390,32 @@ impl Db {
             .collect()
     }
 
-    /// Removes a session with every key, PIN and PUK object it owns.
-    pub fn remove_session_and_objects(&mut self, handle: u32) {
-        let keys: Vec<u32> = self
+    /// The handles of the keys, PIN and PUK policies session `handle` owns.
+    fn objects_of(&self, handle: u32) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+        let keys = self
             .keys
             .values()
             .filter(|k| k.session == handle)
             .map(|k| k.handle)
             .collect();
-        let pins: Vec<u32> = self
+        let pins = self
             .pins
             .values()
             .filter(|p| p.session == handle)
             .map(|p| p.handle)
             .collect();
-        let puks: Vec<u32> = self
+        let puks = self
             .puks
             .values()
             .filter(|p| p.session == handle)
             .map(|p| p.handle)
             .collect();
+        (keys, pins, puks)
+    }
+
+    /// Removes a session with every key, PIN and PUK object it owns.
+    pub fn remove_session_and_objects(&mut self, handle: u32) {
+        let (keys, pins, puks) = self.objects_of(handle);
         for h in keys {
             self.remove_key(h);
             self.set_pin_errors(h, 0);
@@ -417,6 +423,28 @@ impl Db {
         pins.into_iter().for_each(|h| drop(self.remove_pin(h)));
         puks.into_iter().for_each(|h| drop(self.remove_puk(h)));
         self.remove_session(handle);
+    }
+
+    /// Gives every key, PIN and PUK object of session `old` to session `new` and removes `old`
+    /// (spec 7.4 closeProvisioningSession: "reassign provisioning session ownership").
+    pub fn reassign_session(&mut self, old: u32, new: u32) {
+        let (keys, pins, puks) = self.objects_of(old);
+        for h in keys {
+            if let Some(k) = self.key_mut(h) {
+                k.session = new;
+            }
+        }
+        for h in pins {
+            if let Some(p) = self.pin_mut(h) {
+                p.session = new;
+            }
+        }
+        for h in puks {
+            if let Some(p) = self.puk_mut(h) {
+                p.session = new;
+            }
+        }
+        self.remove_session(old);
     }
 }
 

@@ -61,21 +61,46 @@ enum Material {
     Secret(crate::db::Secret),
 }
 
+/// The fields every User API call shares (spec 7.4 [100]-[104]).
+trait UserCall {
+    fn key(&self) -> u32;
+    fn algorithm(&self) -> &Uri;
+    fn parameters(&self) -> &[u8];
+    fn biometric_auth(&self) -> bool;
+    fn authorization(&self) -> &[u8];
+}
+
+macro_rules! user_call {
+    ($($t:ty),*) => {$(
+        impl UserCall for $t {
+            fn key(&self) -> u32 { self.key_handle }
+            fn algorithm(&self) -> &Uri { &self.algorithm }
+            fn parameters(&self) -> &[u8] { &self.parameters }
+            fn biometric_auth(&self) -> bool { self.biometric_auth }
+            fn authorization(&self) -> &[u8] { &self.authorization }
+        }
+    )*};
+}
+
+user_call!(
+    SignHashedDataArgs,
+    AsymmetricKeyDecryptArgs,
+    KeyAgreementArgs,
+    PerformHmacArgs,
+    SymmetricKeyEncryptArgs
+);
+
 impl<S: Store> SksApplet<S> {
-    /// The common checks of spec-notes §4.25 steps 1-5.
-    #[allow(clippy::too_many_arguments)]
+    /// The common checks of spec-notes §4.25 steps 1-5, in the reference's order.
     fn prepare(
         &mut self,
-        handle: u32,
+        call: &impl UserCall,
         op: Op,
-        uri: &Uri,
-        parameters: &[u8],
-        biometric_auth: bool,
-        authorization: &[u8],
         data_len: Option<usize>,
     ) -> Result<(Class, Material), SksError> {
+        let (handle, uri) = (call.key(), call.algorithm());
         self.closed_key(handle)?;
-        self.authorize_use(handle, biometric_auth, authorization)?;
+        self.authorize_use(handle, call.biometric_auth(), call.authorization())?;
         if data_len.is_some_and(|n| n > CRYPTO_DATA_SIZE as usize) {
             return Err(option("Exceeded cryptoDataSize"));
         }
@@ -88,7 +113,10 @@ impl<S: Store> SksApplet<S> {
             )));
         }
         let key = self.closed_key(handle)?;
-        let material = match &key.symmetric_key {
+        let endorsed = &key.endorsed_algorithms;
+        let endorsed_ok = endorsed.is_empty()
+            || (!endorsed.iter().any(|e| e == NONE) && endorsed.iter().any(|e| e == uri.as_str()));
+        let material = match key.symmetric_key.clone() {
             Some(secret) => {
                 if !class.is_symmetric() {
                     return Err(algorithm_error(format!(
@@ -104,7 +132,7 @@ impl<S: Store> SksApplet<S> {
                         )));
                     }
                 }
-                Material::Secret(secret.clone())
+                Material::Secret(secret)
             }
             None => {
                 if class.is_symmetric() {
@@ -121,11 +149,7 @@ impl<S: Store> SksApplet<S> {
                 Material::Private(private)
             }
         };
-        let key = self.closed_key(handle)?;
-        let endorsed = &key.endorsed_algorithms;
-        if !endorsed.is_empty()
-            && (endorsed.iter().any(|e| e == NONE) || !endorsed.iter().any(|e| e == uri.as_str()))
-        {
+        if !endorsed_ok {
             return Err(algorithm_error(format!("Algorithm not endorsed: {uri}")));
         }
         let takes_parameters = matches!(
@@ -135,7 +159,7 @@ impl<S: Store> SksApplet<S> {
                 ..
             }
         );
-        if !parameters.is_empty() && !takes_parameters {
+        if !call.parameters().is_empty() && !takes_parameters {
             return Err(option(format!("Algorithm takes no parameters: {uri}")));
         }
         Ok((class, material))
@@ -166,15 +190,7 @@ impl<S: Store> SksApplet<S> {
         &mut self,
         a: SignHashedDataArgs,
     ) -> Result<CryptoResult, SksError> {
-        let (class, material) = self.prepare(
-            a.key_handle,
-            Op::Sign,
-            &a.algorithm,
-            &a.parameters,
-            a.biometric_auth,
-            &a.authorization,
-            Some(a.data.len()),
-        )?;
+        let (class, material) = self.prepare(&a, Op::Sign, Some(a.data.len()))?;
         let Material::Private(key) = material else {
             return Err(algorithm_error("Needs an asymmetric key"));
         };
@@ -201,15 +217,7 @@ impl<S: Store> SksApplet<S> {
         &mut self,
         a: AsymmetricKeyDecryptArgs,
     ) -> Result<CryptoResult, SksError> {
-        let (class, material) = self.prepare(
-            a.key_handle,
-            Op::Decrypt,
-            &a.algorithm,
-            &a.parameters,
-            a.biometric_auth,
-            &a.authorization,
-            None,
-        )?;
+        let (class, material) = self.prepare(&a, Op::Decrypt, None)?;
         let (Class::RsaDecrypt(oaep), Material::Private(key)) = (class, material) else {
             return Err(algorithm_error("Needs an RSA key"));
         };
@@ -223,15 +231,7 @@ impl<S: Store> SksApplet<S> {
 
     /// keyAgreement [102] (spec-notes §4.28): ECDH, the raw x-coordinate.
     pub(crate) fn key_agreement(&mut self, a: KeyAgreementArgs) -> Result<CryptoResult, SksError> {
-        let (_, material) = self.prepare(
-            a.key_handle,
-            Op::Agree,
-            &a.algorithm,
-            &a.parameters,
-            a.biometric_auth,
-            &a.authorization,
-            None,
-        )?;
+        let (_, material) = self.prepare(&a, Op::Agree, None)?;
         let Material::Private(key) = material else {
             return Err(algorithm_error("Needs an EC key"));
         };
@@ -246,15 +246,7 @@ impl<S: Store> SksApplet<S> {
 
     /// performHmac [103] (spec-notes §4.29).
     pub(crate) fn perform_hmac(&mut self, a: PerformHmacArgs) -> Result<CryptoResult, SksError> {
-        let (class, material) = self.prepare(
-            a.key_handle,
-            Op::Hmac,
-            &a.algorithm,
-            &a.parameters,
-            a.biometric_auth,
-            &a.authorization,
-            Some(a.data.len()),
-        )?;
+        let (class, material) = self.prepare(&a, Op::Hmac, Some(a.data.len()))?;
         let (Class::Hmac(hash), Material::Secret(secret)) = (class, material) else {
             return Err(algorithm_error("Needs a symmetric key"));
         };
@@ -268,15 +260,7 @@ impl<S: Store> SksApplet<S> {
         &mut self,
         a: SymmetricKeyEncryptArgs,
     ) -> Result<SymmetricKeyEncryptOutput, SksError> {
-        let (class, material) = self.prepare(
-            a.key_handle,
-            Op::Encrypt,
-            &a.algorithm,
-            &a.parameters,
-            a.biometric_auth,
-            &a.authorization,
-            Some(a.data.len()),
-        )?;
+        let (class, material) = self.prepare(&a, Op::Encrypt, Some(a.data.len()))?;
         let (Class::Aes { mode, .. }, Material::Secret(secret)) = (class, material) else {
             return Err(algorithm_error("Needs a symmetric key"));
         };

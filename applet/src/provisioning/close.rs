@@ -204,46 +204,11 @@ impl<S: Store> SksApplet<S> {
         }
     }
 
-    /// Moves every key, PIN and PUK object of session `old` to `session` and removes `old`
-    /// (spec 7.4 closeProvisioningSession: "reassign provisioning session ownership").
+    /// Takes over session `old` (spec-notes §4.3 step 8).
     fn take_over(&mut self, session: u32, old: u32) {
-        if old == session || self.db.session(old).is_none() {
-            return;
+        if old != session && self.db.session(old).is_some() {
+            self.db.reassign_session(old, session);
         }
-        let keys: Vec<u32> = self
-            .db
-            .keys()
-            .filter(|k| k.session == old)
-            .map(|k| k.handle)
-            .collect();
-        let pins: Vec<u32> = self
-            .db
-            .pins()
-            .filter(|p| p.session == old)
-            .map(|p| p.handle)
-            .collect();
-        let puks: Vec<u32> = self
-            .db
-            .puks()
-            .filter(|p| p.session == old)
-            .map(|p| p.handle)
-            .collect();
-        for h in keys {
-            if let Some(k) = self.db.key_mut(h) {
-                k.session = session;
-            }
-        }
-        for h in pins {
-            if let Some(p) = self.db.pin_mut(h) {
-                p.session = session;
-            }
-        }
-        for h in puks {
-            if let Some(p) = self.db.puk_mut(h) {
-                p.session = session;
-            }
-        }
-        self.db.remove_session(old);
     }
 }
 
