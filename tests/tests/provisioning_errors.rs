@@ -1338,6 +1338,14 @@ fn add_extension_bad_arguments() {
         b"x".to_vec(),
     );
     ext_fails("logotype without MIME type", 3, "", "urn:x", b"x".to_vec());
+    // extensionDataSize (getDeviceInfo) is 131,072 bytes: one more is refused (spec 7.4).
+    ext_fails(
+        "extension larger than extensionDataSize",
+        0,
+        "",
+        "urn:x",
+        vec![0x5A; 131_073],
+    );
     ext_fails(
         "qualifier of 129 bytes",
         3,
