@@ -190,6 +190,10 @@ pub struct EepromStore<M: Medium = FileMedium> {
     latest_put: BTreeMap<RecordKey, u64>,
     /// Pages of the live chain.
     live: BTreeSet<u32>,
+    /// Every other data page, ordered least worn first: commits take pages from the front, so
+    /// picking pages costs O(n log N) and no memory beyond this index (never a list of all
+    /// pages per commit).
+    free: BTreeSet<(u32, u32)>,
     next_seq: u64,
     used_bytes: usize,
     wear: Vec<u32>,
@@ -318,6 +322,7 @@ impl<M: Medium> EepromStore<M> {
             chain: VecDeque::new(),
             latest_put: BTreeMap::new(),
             live: BTreeSet::new(),
+            free: BTreeSet::new(),
             next_seq: 1,
             used_bytes: TXN_HEADER,
             wear,
@@ -326,7 +331,8 @@ impl<M: Medium> EepromStore<M> {
             pages_written: 1,
             last_commit: CommitStats::default(),
             failed: None,
-        })
+        }
+        .with_free_index())
     }
 
     /// Opens the image on `medium` sealed by `key`, recovering from any interrupted
@@ -512,14 +518,18 @@ impl<M: Medium> EepromStore<M> {
         out
     }
 
+    /// Builds the free-page index from `live` and `wear` (at format and after recovery).
+    fn with_free_index(mut self) -> Self {
+        self.free = (1..self.geometry.page_count)
+            .filter(|p| !self.live.contains(p))
+            .map(|p| (self.wear[p as usize], p))
+            .collect();
+        self
+    }
+
     /// Free pages for a transaction of `n` pages: the least worn first.
     fn pick_pages(&self, n: usize) -> Vec<u32> {
-        let mut free: Vec<u32> = (1..self.geometry.page_count)
-            .filter(|p| !self.live.contains(p))
-            .collect();
-        free.sort_by_key(|&p| (self.wear[p as usize], p));
-        free.truncate(n);
-        free
+        self.free.iter().take(n).map(|&(_, p)| p).collect()
     }
 
     fn write_transaction(&mut self, seq: u64, stream: &[u8], pages: &[u32]) -> Result<(), String> {
@@ -610,6 +620,9 @@ impl<M: Medium> Store for EepromStore<M> {
         if pages.len() != count {
             return Err(StoreError::Full { needed, capacity });
         }
+        for &p in &pages {
+            self.free.remove(&(self.wear[p as usize], p));
+        }
         if let Err(e) = self.write_transaction(seq, &stream, &pages) {
             self.failed = Some(e.clone());
             return Err(StoreError::Io(e));
@@ -617,8 +630,9 @@ impl<M: Medium> Store for EepromStore<M> {
 
         // Durable: update the RAM view.
         for t in self.chain.drain(..plan.retire) {
-            for p in &t.pages {
-                self.live.remove(p);
+            for &p in &t.pages {
+                self.live.remove(&p);
+                self.free.insert((self.wear[p as usize], p));
             }
         }
         let mut puts = plan.relocate.clone();
@@ -652,6 +666,23 @@ impl<M: Medium> Store for EepromStore<M> {
             relocated_records: plan.relocate.len(),
         };
         Ok(())
+    }
+}
+
+/// Says when recovery drops the newest transaction(s): a torn or unreadable transaction newer
+/// than the last complete one. The card opens one step back, in the state before that commit,
+/// which was never acknowledged (a commit answers only after its fdatasync). Whether the
+/// dropped transaction was the last one written cannot be told from the image alone (see
+/// docs/store.md, "Rollback").
+fn warn_discarded(txns: &BTreeMap<u64, BTreeMap<u32, PageInfo>>, head: Option<u64>) {
+    for (seq, pages) in txns.range(head.map_or(0, |h| h + 1)..) {
+        let count = pages.values().next().map_or(0, |i| i.count);
+        log::warn!(
+            "store recovery: discarded transaction {seq} ({} of its {count} pages readable, \
+             torn by a power cut or damaged); the card opens in the state of transaction {}",
+            pages.len(),
+            head.map_or_else(|| "0 (empty)".to_string(), |h| h.to_string())
+        );
     }
 }
 
@@ -746,6 +777,7 @@ impl Recovery {
             chain: VecDeque::new(),
             latest_put: BTreeMap::new(),
             live: BTreeSet::new(),
+            free: BTreeSet::new(),
             next_seq: max_seen + 1,
             used_bytes: TXN_HEADER,
             wear,
@@ -772,8 +804,9 @@ impl Recovery {
                 }
             }
         }
+        warn_discarded(&txns, head);
         let Some(head) = head else {
-            return Ok(store);
+            return Ok(store.with_free_index());
         };
 
         // Walk the chain from the head down to its tail.
@@ -842,7 +875,7 @@ impl Recovery {
                 .values()
                 .map(|v| PUT_OVERHEAD + v.len())
                 .sum::<usize>();
-        Ok(store)
+        Ok(store.with_free_index())
     }
 }
 
