@@ -22,6 +22,7 @@ pub struct SksApplet<S> {
     /// Parsed private keys (RAM only; cleared on power-off, reset and reselection).
     pub(crate) key_cache:
         std::collections::BTreeMap<u32, std::sync::Arc<crate::crypto::PrivateKey>>,
+    pub(crate) options: crate::CardOptions,
 }
 
 impl<S: Store> SksApplet<S> {
@@ -31,6 +32,7 @@ impl<S: Store> SksApplet<S> {
         mut store: S,
         mut rng: CardRng,
         clock: Box<dyn Clock>,
+        options: crate::CardOptions,
     ) -> Result<Self, StartupError> {
         let device = match store.get(IDENTITY) {
             Some(record) => DeviceIdentity::from_record(record).map_err(StartupError)?,
@@ -55,6 +57,7 @@ impl<S: Store> SksApplet<S> {
             device,
             db,
             key_cache: Default::default(),
+            options,
         })
     }
 

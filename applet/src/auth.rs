@@ -32,6 +32,10 @@ impl<S: Store> SksApplet<S> {
         biometric_auth: bool,
         pin: &[u8],
     ) -> Result<(), SksError> {
+        if biometric_auth && !self.options.simulate_biometric {
+            // No biometric reader: the caller's assertion is worth nothing (issue 9).
+            return Err(authorization("Biometric authentication is not supported"));
+        }
         let protection = self
             .db
             .key(key)

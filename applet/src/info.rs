@@ -41,7 +41,7 @@ impl<S: Store> SksApplet<S> {
             crypto_data_size: CRYPTO_DATA_SIZE,
             extension_data_size: EXTENSION_DATA_SIZE,
             device_pin_support: false,
-            biometric_support: true,
+            biometric_support: self.options.simulate_biometric,
         }
     }
 }

@@ -46,13 +46,34 @@ impl core::fmt::Display for StartupError {
 
 impl std::error::Error for StartupError {}
 
+/// How a card behaves, chosen when it starts (nothing of it is persistent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CardOptions {
+    /// **Insecure, for middleware testing only.** Pretend to have a biometric reader:
+    /// getDeviceInfo reports biometricSupport, createKeyEntry accepts biometricProtection and the
+    /// User API trusts the caller's `biometricAuth` flag. Off (the default), the card has no
+    /// biometrics (spec 7.4 createKeyEntry: a non-zero biometricProtection is an error) and
+    /// refuses `biometricAuth = true`, so keys made while simulating never open by the flag.
+    pub simulate_biometric: bool,
+}
+
 /// Builds a card over `store` with the given RNG and clock.
 pub fn card_with<S: Store>(
     store: S,
     rng: platform::CardRng,
     clock: Box<dyn platform::Clock>,
 ) -> Result<SksCard<S>, StartupError> {
-    Ok(IsoCard::new(SksApplet::start(store, rng, clock)?))
+    card_with_options(store, rng, clock, CardOptions::default())
+}
+
+/// [`card_with`] with [`CardOptions`].
+pub fn card_with_options<S: Store>(
+    store: S,
+    rng: platform::CardRng,
+    clock: Box<dyn platform::Clock>,
+    options: CardOptions,
+) -> Result<SksCard<S>, StartupError> {
+    Ok(IsoCard::new(SksApplet::start(store, rng, clock, options)?))
 }
 
 /// The product card's EEPROM: 256-byte pages, 4 MiB (half of it usable for live records, see
@@ -66,6 +87,20 @@ pub const PRODUCT_GEOMETRY: store::Geometry = store::Geometry {
 /// personalized on first start; its master key lives in `<store>.key`), or in RAM only when
 /// `store` is `None`.
 pub fn open_card(store: Option<&Path>) -> Result<Box<dyn Card + Send>, StartupError> {
+    open_card_with(store, CardOptions::default())
+}
+
+/// [`open_card`] with [`CardOptions`].
+pub fn open_card_with(
+    store: Option<&Path>,
+    options: CardOptions,
+) -> Result<Box<dyn Card + Send>, StartupError> {
+    if options.simulate_biometric {
+        log::warn!(
+            "INSECURE: simulating a biometric reader; any client can pass biometric checks by \
+             asserting biometricAuth (for middleware testing only)"
+        );
+    }
     let rng = platform::os_seeded_rng().map_err(StartupError)?;
     let clock = Box::new(platform::SystemClock);
     Ok(match store {
@@ -76,8 +111,13 @@ pub fn open_card(store: Option<&Path>) -> Result<Box<dyn Card + Send>, StartupEr
             }
             let store = store::EepromStore::open(path, PRODUCT_GEOMETRY)
                 .map_err(|e| StartupError(e.to_string()))?;
-            Box::new(card_with(store, rng, clock)?)
+            Box::new(card_with_options(store, rng, clock, options)?)
         }
-        None => Box::new(card_with(store::RamStore::new(), rng, clock)?),
+        None => Box::new(card_with_options(
+            store::RamStore::new(),
+            rng,
+            clock,
+            options,
+        )?),
     })
 }

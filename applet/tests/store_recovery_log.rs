@@ -42,7 +42,10 @@ fn a_torn_newest_transaction_is_dropped_with_a_warning_naming_it() {
     image[last * 256..(last + 1) * 256].fill(0xFF);
 
     let reopened = EepromStore::open_with_medium(RamMedium::from_bytes(image), key()).unwrap();
-    assert!(reopened.get(rec(3)).is_none(), "transaction 3 is rolled back");
+    assert!(
+        reopened.get(rec(3)).is_none(),
+        "transaction 3 is rolled back"
+    );
     assert_eq!(reopened.get(rec(2)), Some(&[2u8; 10][..]));
     let lines = LINES.lock().unwrap();
     let warning = lines

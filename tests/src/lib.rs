@@ -46,6 +46,22 @@ pub use pcscd::{PrivatePcscd, VPCD_DRIVER};
 /// Receive buffer size that holds any response vpcd can carry (65,535 bytes) plus slack.
 pub const MAX_RESPONSE: usize = 65_538;
 
+/// An SKS client of a card in this process.
+pub type InProcessCard = pcsc_bridge::Sks<pcsc_bridge::InProcess<dyn applet::Card + Send>>;
+
+/// A fresh product card in RAM behind the in-process transport (SELECTed).
+pub fn in_process_card(options: applet::CardOptions) -> InProcessCard {
+    let card = applet::open_card_with(None, options).expect("open in-process card");
+    pcsc_bridge::Sks::new(pcsc_bridge::InProcess::from_box(card).expect("SELECT the SKS applet"))
+}
+
+/// [`in_process_card`] simulating a biometric reader (the insecure test option).
+pub fn in_process_bio_card() -> InProcessCard {
+    in_process_card(applet::CardOptions {
+        simulate_biometric: true,
+    })
+}
+
 /// Logs to the test output (captured per test) at the level RUST_LOG sets; idempotent.
 pub fn init_logging() {
     let _ = env_logger::Builder::from_default_env()

@@ -303,7 +303,7 @@ fn key_attributes_and_extensions_round_trip() {
 
 #[test]
 fn protection_info_fields() {
-    let mut sks = card();
+    let mut sks = bio_card();
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
         let puk = s.puk("PUK", b"ABC123", 1, 7).unwrap();

@@ -752,22 +752,38 @@ fn duplicate_ids() {
 // createKeyEntry [10]: bad arguments
 
 fn key_fails(what: &str, code: ErrorCode, f: impl FnOnce(&mut sks_issuer::KeySpec) + 'static) {
-    fails(what, code, move |s, _| {
-        s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
-        s.pin_policy(
-            "GUI",
-            None,
-            PinPolicy {
-                input_method: 2,
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
-        let puk = s.puk("PUK", b"1234", 0, 3).unwrap();
-        s.pin_policy("PINPUK", Some(&puk), PinPolicy::default())
+    key_fails_on(card(), what, code, f)
+}
+
+fn key_fails_on(
+    sks: Card,
+    what: &str,
+    code: ErrorCode,
+    f: impl FnOnce(&mut sks_issuer::KeySpec) + 'static,
+) {
+    fails_torn_down_on(
+        sks,
+        what,
+        code,
+        |_, _| (),
+        |b| b,
+        move |s, _| {
+            s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
+            s.pin_policy(
+                "GUI",
+                None,
+                PinPolicy {
+                    input_method: 2,
+                    ..PinPolicy::default()
+                },
+            )
             .unwrap();
-        unit(s.key("K").with(f).create())
-    });
+            let puk = s.puk("PUK", b"1234", 0, 3).unwrap();
+            s.pin_policy("PINPUK", Some(&puk), PinPolicy::default())
+                .unwrap();
+            unit(s.key("K").with(f).create())
+        },
+    );
 }
 
 #[test]
@@ -869,17 +885,41 @@ fn key_entry_device_pin() {
 
 #[test]
 fn key_entry_biometric_and_pin_combinations() {
-    key_fails("biometric exclusive with PIN", OPT, |k| {
+    // On a card that simulates a biometric reader, the combination rules (spec-notes §4.9).
+    key_fails_on(bio_card(), "biometric exclusive with PIN", OPT, |k| {
         k.biometric_protection = 3;
         k.pin_policy = Some("PIN".into());
         k.pin_value = b"1234".to_vec();
     });
-    key_fails("biometric alternative without PIN", OPT, |k| {
+    key_fails_on(bio_card(), "biometric alternative without PIN", OPT, |k| {
         k.biometric_protection = 1
     });
-    key_fails("biometric combined without PIN", OPT, |k| {
+    key_fails_on(bio_card(), "biometric combined without PIN", OPT, |k| {
         k.biometric_protection = 2
     });
+}
+
+#[test]
+fn key_entry_biometric_protection_needs_biometric_support() {
+    // Spec 7.4 createKeyEntry: "A non-zero biometricProtection value presumes that the target
+    // SKS supports Biometric Protection, otherwise an error must be returned." The product card
+    // has no biometric reader (getDeviceInfo says so): every non-zero value is refused, also
+    // in combinations that are valid on a biometric card.
+    assert!(!card().get_device_info().unwrap().biometric_support);
+    for bio in 1..=3u8 {
+        key_fails(
+            &format!("biometricProtection {bio} unsupported"),
+            OPT,
+            move |k| {
+                k.biometric_protection = bio;
+                if bio != 3 {
+                    k.pin_policy = Some("PIN".into());
+                    k.pin_value = b"1234".to_vec();
+                }
+            },
+        );
+    }
+    assert!(bio_card().get_device_info().unwrap().biometric_support);
 }
 
 #[test]

@@ -1104,7 +1104,7 @@ fn keys_of_open_sessions_are_unusable() {
 fn biometric_options_follow_spec_notes_5_6() {
     // Spec 7.4 [100]-[104]: invalid biometricAuth must give ERROR_AUTHORIZATION (spec-notes
     // §5.6 / D6: the spec wins over the ref's ERROR_OPTION).
-    let mut sks = card();
+    let mut sks = bio_card();
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
         s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
@@ -1219,6 +1219,73 @@ fn biometric_options_follow_spec_notes_5_6() {
     );
     let info = protection(&mut sks, h);
     assert_eq!(info.biometric_protection, 3);
+}
+
+#[test]
+fn the_biometric_flag_opens_nothing_on_a_card_without_the_simulation() {
+    // Issue 9: the card has no biometric reader, so a caller's `biometricAuth = true` proves
+    // nothing. Keys made while a card simulated one stay closed to the flag once it stops.
+    let dir = std::env::temp_dir().join(format!("sks-bio-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("card.img");
+    let issuer = issuer();
+    let closed = {
+        let options = applet::CardOptions {
+            simulate_biometric: true,
+        };
+        let card = applet::open_card_with(Some(&path), options).expect("open");
+        let mut sks =
+            pcsc_bridge::Sks::new(pcsc_bridge::InProcess::from_box(card).expect("select"));
+        provision(&mut sks, &issuer, |s| {
+            s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
+            key(s, "Alt", alg::EC_P256, &[], |k| {
+                with_pin("PIN", b"1111")(k);
+                k.biometric_protection = 1;
+            });
+            key(s, "Excl", alg::EC_P256, &[], |k| k.biometric_protection = 3);
+        })
+    };
+    let mut sks = file_card(&path);
+    assert!(!sks.get_device_info().unwrap().biometric_support);
+    let auth = ErrorCode::Authorization;
+    let data = random(32);
+    let try_sign = |sks: &mut Card, id: &str, bio: bool, pin: &[u8]| {
+        let mut a = sign_args(
+            closed.key(id).unwrap().handle,
+            alg::ECDSA_SHA256,
+            pin,
+            &data,
+        );
+        a.biometric_auth = bio;
+        sks.sign_hashed_data(&a).map(|r| r.result.0)
+    };
+    expect_err(
+        try_sign(&mut sks, "Excl", true, b""),
+        auth,
+        "exclusive + flag",
+    );
+    expect_err(
+        try_sign(&mut sks, "Excl", false, b""),
+        auth,
+        "exclusive, no flag",
+    );
+    expect_err(
+        try_sign(&mut sks, "Alt", true, b""),
+        auth,
+        "alternative + flag",
+    );
+    let h = closed.key("Excl").unwrap().handle;
+    let mut a = hmac_args(h, alg::HMAC_SHA256, b"", b"abc");
+    a.biometric_auth = true;
+    expect_err(sks.perform_hmac(&a), auth, "hmac + flag");
+    // The PIN still opens the alternative key.
+    let sig = ok(
+        try_sign(&mut sks, "Alt", false, b"1111"),
+        "alternative + PIN",
+    );
+    assert_verifies(closed.key("Alt").unwrap(), "sha256", &data, &sig);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

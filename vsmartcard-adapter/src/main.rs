@@ -55,6 +55,12 @@ struct Args {
     #[arg(long)]
     ram: bool,
 
+    /// INSECURE, for middleware testing only: simulate a biometric reader. getDeviceInfo then
+    /// reports biometricSupport and the card trusts any client's biometricAuth flag. Off by
+    /// default: the card has no biometrics and refuses biometricProtection and biometricAuth.
+    #[arg(long)]
+    simulate_biometric: bool,
+
     /// Log verbosity (RUST_LOG, when set, refines it per module). trace logs every APDU.
     #[arg(long, value_enum, default_value = "info")]
     log_level: LogLevel,
@@ -101,7 +107,10 @@ fn main() -> ExitCode {
         Some(path)
     };
 
-    let mut card = match applet::open_card(store.as_deref()) {
+    let options = applet::CardOptions {
+        simulate_biometric: args.simulate_biometric,
+    };
+    let mut card = match applet::open_card_with(store.as_deref(), options) {
         Ok(card) => card,
         Err(e) => {
             match &store {

@@ -128,6 +128,12 @@ impl<S: Store> SksApplet<S> {
         {
             return Err(option("Protection attribute or appUsage out of range"));
         }
+        if a.biometric_protection != 0 && !self.options.simulate_biometric {
+            // Spec 7.4 createKeyEntry: biometricProtection presumes biometric support.
+            return Err(option(
+                "Unsupported: biometricProtection (no biometric reader)",
+            ));
+        }
         if a.friendly_name.chars().count() > MAX_FRIENDLY_NAME_CHARS {
             return Err(option("friendlyName must be 0-100 characters"));
         }

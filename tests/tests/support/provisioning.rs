@@ -15,13 +15,15 @@ use pcsc_bridge::{InProcess, Sks, Transport};
 use sks_issuer::{alg, Closed, ErrorCode, Issuer, Key, Kmk, Session, SessionState};
 
 /// The in-process client used by most tests.
-pub type Card = Sks<InProcess<dyn applet::Card + Send>>;
+pub type Card = conformance_tests::InProcessCard;
 
 /// A fresh in-process card with a RAM store.
 pub fn card() -> Card {
-    let card = applet::open_card(None).expect("open in-process card");
-    Sks::new(InProcess::from_box(card).expect("SELECT the SKS applet"))
+    conformance_tests::in_process_card(Default::default())
 }
+
+#[allow(unused_imports)] // not every test binary that includes this file uses it
+pub use conformance_tests::in_process_bio_card as bio_card;
 
 /// A fresh issuer (own CA).
 pub fn issuer() -> Issuer {
@@ -446,7 +448,18 @@ pub fn fails_torn_down<P>(
     configure: impl for<'a> FnOnce(B<'a>) -> B<'a>,
     body: impl for<'a> FnOnce(&mut S<'a>, &P) -> Result<(), sks_issuer::Error>,
 ) -> (Card, P) {
-    let mut sks = card();
+    fails_torn_down_on(card(), what, code, prep, configure, body)
+}
+
+/// [`fails_torn_down`] on a given fresh card.
+pub fn fails_torn_down_on<P>(
+    mut sks: Card,
+    what: &str,
+    code: ErrorCode,
+    prep: impl FnOnce(&Issuer, &mut Card) -> P,
+    configure: impl for<'a> FnOnce(B<'a>) -> B<'a>,
+    body: impl for<'a> FnOnce(&mut S<'a>, &P) -> Result<(), sks_issuer::Error>,
+) -> (Card, P) {
     let by = Bystanders::new(&mut sks);
     let issuer = issuer();
     let p = prep(&issuer, &mut sks);

@@ -24,7 +24,7 @@ use std::time::Duration;
 pub use sks_issuer::alg;
 
 /// The client of an in-process card.
-pub type Card = Sks<InProcess<dyn applet::Card + Send>>;
+pub type Card = conformance_tests::InProcessCard;
 pub type CallResult<T> = Result<T, pcsc_bridge::Error>;
 
 // protectionStatus bits (spec 7.4 getKeyProtectionInfo).
@@ -43,9 +43,11 @@ pub const UNIVERSAL: u8 = 0x03;
 
 /// The product card, in RAM.
 pub fn card() -> Card {
-    let card = applet::open_card(None).expect("open card");
-    Sks::new(InProcess::from_box(card).expect("select"))
+    conformance_tests::in_process_card(Default::default())
 }
+
+#[allow(unused_imports)] // not every test binary that includes this file uses it
+pub use conformance_tests::in_process_bio_card as bio_card;
 
 /// A deterministic card (seeded RNG, fixed clock); the second value totals the delays the card
 /// asked its clock for (PUK without retry limit).
