@@ -19,7 +19,7 @@ const BIOMETRIC_NONE: u8 = 0;
 const BIOMETRIC_ALTERNATIVE: u8 = 1;
 const BIOMETRIC_COMBINED: u8 = 2;
 
-fn authorization(msg: impl Into<String>) -> SksError {
+pub(crate) fn authorization(msg: impl Into<String>) -> SksError {
     SksError::new(ErrorCode::Authorization, msg)
 }
 

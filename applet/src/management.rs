@@ -2,6 +2,7 @@
 //! Only keys of closed sessions are visible here.
 
 use crate::applet::SksApplet;
+use crate::auth::authorization;
 use crate::db::KeyEntry;
 use crate::info::EXTENSION_DATA_SIZE;
 use crate::pin::{check_pin, grouping_rule};
@@ -287,17 +288,51 @@ impl<S: Store> SksApplet<S> {
             ));
         }
         check_pin(policy, new_pin)?;
+        let (policy_handle, grouping, retry_limit) =
+            (policy.handle, policy.grouping, policy.retry_limit);
+        let app_usage = k.app_usage;
         let group = self.db.pin_group(key);
-        let clash = self.db.keys().any(|other| {
-            other.pin_policy == Some(policy.handle)
-                && !group.contains(&other.handle)
-                && other
-                    .pin_value
-                    .as_ref()
+        // Grouping may demand that the new PIN differ from other groups' PINs (spec 5.7). Each
+        // such comparison is a guess at that group's PIN, so it is a counted attempt on it,
+        // committed before the comparison, exactly like a verification (issue 9: otherwise the
+        // answer is a free PIN oracle). A blocked PIN is never compared.
+        let mut rivals: Vec<Vec<u32>> = Vec::new();
+        for other in self.db.keys() {
+            let must_differ = other.pin_policy == Some(policy_handle)
+                && grouping_rule(grouping, other.app_usage, app_usage) == Some(false);
+            if must_differ && !rivals.iter().flatten().any(|&h| h == other.handle) {
+                rivals.push(self.db.pin_group(other.handle));
+            }
+        }
+        if rivals
+            .iter()
+            .any(|g| g.iter().any(|&h| self.db.pin_errors(h) >= retry_limit))
+        {
+            return Err(authorization(
+                "The PIN of another group of this policy is blocked; unlock it first",
+            ));
+        }
+        if !rivals.is_empty() {
+            for &h in rivals.iter().flatten() {
+                self.db
+                    .set_pin_errors(h, self.db.pin_errors(h).saturating_add(1));
+            }
+            self.commit()?;
+        }
+        let clash = rivals.iter().find(|g| {
+            g.iter().any(|&h| {
+                self.db
+                    .key(h)
+                    .and_then(|k| k.pin_value.as_ref())
                     .is_some_and(|v| bool::from(v.ct_eq(new_pin)))
-                && grouping_rule(policy.grouping, other.app_usage, k.app_usage) == Some(false)
+            })
         });
-        if clash {
+        if let Some(clash) = clash {
+            // Equal to that group's PIN: a correct guess, which resets its counter.
+            for &h in clash {
+                self.db.set_pin_errors(h, 0);
+            }
+            self.commit()?;
             return Err(option("Grouping requires different PINs"));
         }
         for h in group {

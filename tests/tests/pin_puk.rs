@@ -581,6 +581,89 @@ fn signature_standard_and_unique_grouping() {
 }
 
 #[test]
+fn grouping_comparisons_are_counted_pin_attempts() {
+    // Issue 9: "Grouping requires different PINs" answers whether a new PIN equals another
+    // group's PIN. Each such comparison is a counted attempt on that group's PIN (retryLimit 3
+    // here), so the oracle loop of someone who knows only the everyday PIN locks the signature
+    // PIN after three guesses instead of finding it in 10^4 calls; setPin (PUK holder) likewise.
+    let mut sks = card();
+    let issuer = issuer();
+    let closed = provision(&mut sks, &issuer, |s| {
+        let puk = s.puk("PUK", b"123456", 0, 3).unwrap();
+        let policy = PinPolicy {
+            grouping: 2,
+            retry_limit: 3,
+            ..PinPolicy::default()
+        };
+        s.pin_policy("SigStd", Some(&puk), policy).unwrap();
+        key(s, "Sig", alg::EC_P256, &[], |k| {
+            with_pin("SigStd", b"1111")(k);
+            k.app_usage = SIGNATURE;
+        });
+        key(s, "Auth", alg::EC_P256, &[], |k| {
+            with_pin("SigStd", b"2222")(k);
+            k.app_usage = AUTHENTICATION;
+        });
+    });
+    let k = |id: &str| closed.key(id).unwrap();
+    let errors = |sks: &mut Card, id: &str| protection(sks, k(id).handle).pin_error_count;
+
+    // A right guess is answered, and (like a correct PIN) resets the counter it was counted on.
+    ok(
+        change_pin(&mut sks, k("Auth").handle, b"2222", b"9000"),
+        "guess 9000",
+    );
+    assert_eq!(
+        errors(&mut sks, "Sig"),
+        1,
+        "a wrong guess is counted on Sig"
+    );
+    expect_err(
+        change_pin(&mut sks, k("Auth").handle, b"9000", b"1111"),
+        ErrorCode::Option,
+        "the right guess",
+    );
+    assert_eq!(errors(&mut sks, "Sig"), 0);
+
+    // The oracle loop: every wrong guess costs the signature PIN one attempt.
+    let mut current = b"9000".to_vec();
+    for guess in [b"9001", b"9002", b"9003"] {
+        ok(
+            change_pin(&mut sks, k("Auth").handle, &current, guess),
+            "wrong guess",
+        );
+        current = guess.to_vec();
+    }
+    assert_eq!(errors(&mut sks, "Sig"), 3);
+    let p = protection(&mut sks, k("Sig").handle);
+    assert_ne!(p.protection_status & PIN_BLOCKED, 0, "Sig is locked");
+    // No more answers: a blocked PIN is never compared, not even with the right value.
+    expect_err(
+        change_pin(&mut sks, k("Auth").handle, &current, b"1111"),
+        AUTH,
+        "guess against a blocked PIN",
+    );
+    expect_err(use_key(&mut sks, k("Sig"), b"1111"), AUTH, "Sig blocked");
+    assert_eq!(
+        errors(&mut sks, "Auth"),
+        0,
+        "Auth's own PIN was right each time"
+    );
+
+    // setPin with the PUK: the same rule.
+    ok(unlock(&mut sks, k("Sig").handle, b"123456"), "unlock Sig");
+    ok(
+        set_pin(&mut sks, k("Auth").handle, b"123456", b"9100"),
+        "setPin guess",
+    );
+    assert_eq!(errors(&mut sks, "Sig"), 1, "setPin's comparison is counted");
+    ok(
+        use_key(&mut sks, k("Sig"), b"1111"),
+        "Sig still opens with its PIN",
+    );
+}
+
+#[test]
 fn no_grouping_keeps_keys_independent() {
     let mut sks = card();
     let issuer = issuer();
