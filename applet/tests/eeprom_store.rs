@@ -628,3 +628,50 @@ fn measure() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = Medium::size(s.medium());
 }
+
+#[test]
+fn one_process_per_image_and_the_second_open_names_the_holder() {
+    // Issue 9: two cards on one image each keep their own RAM view and lose each other's
+    // acknowledged transactions; the second open must fail at once.
+    let dir = temp_dir("lock");
+    let image = dir.join("card.img");
+    let first = EepromStore::open(&image, SMALL).expect("first open creates the card");
+    for _ in 0..2 {
+        match EepromStore::open(&image, SMALL) {
+            Err(StoreError::InUse(msg)) => {
+                assert!(
+                    msg.contains(&format!("process {}", std::process::id())),
+                    "names the holder: {msg}"
+                );
+                assert!(msg.contains("card.img"), "{msg}");
+            }
+            Err(e) => panic!("expected InUse, got {e:?}"),
+            Ok(_) => panic!("a second store opened the same image"),
+        }
+    }
+    drop(first);
+    EepromStore::open(&image, SMALL).expect("reopens after the holder closed it");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_card_creation_leaves_no_half_written_image_or_key_file() {
+    // Issue 9 item 10: an invalid geometry fails after the key file was made.
+    let dir = temp_dir("failed-create");
+    let image = dir.join("card.img");
+    let bad = Geometry {
+        page_size: 100,
+        page_count: 3,
+    };
+    assert!(EepromStore::open(&image, bad).is_err());
+    for leftover in ["card.img", "card.img.new", "card.img.key"] {
+        assert!(!dir.join(leftover).exists(), "{leftover} left behind");
+    }
+    // A key file that was there before is kept.
+    let key_file = default_key_path(&image);
+    key().save_new(&key_file).unwrap();
+    assert!(EepromStore::open(&image, bad).is_err());
+    assert!(key_file.exists(), "an existing key file is never removed");
+    assert!(!dir.join("card.img.new").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

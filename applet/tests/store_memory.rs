@@ -40,7 +40,7 @@ fn commit(store: &mut EepromStore<RamMedium>, i: u32) {
         RecordKey::new(Kind::PinErrors, i % 8),
         (i % 3).to_be_bytes().to_vec(),
     )];
-    if i % 50 == 0 {
+    if i.is_multiple_of(50) {
         writes.push(Write::Put(RecordKey::new(Kind::Key, i % 16), vec![7; 600]));
     }
     store.commit(writes).expect("commit");

@@ -13,9 +13,11 @@
 //! one; their pages become free once the new transaction is durable.
 
 pub mod fault;
+mod lock;
 mod medium;
 mod seal;
 
+pub use lock::lock_path;
 pub use medium::{FileMedium, Medium, RamMedium};
 pub use seal::MasterKey;
 
@@ -245,39 +247,66 @@ impl EepromStore<FileMedium> {
             StoreError::Io(m) => StoreError::Io(format!("{}: {m}", image.display())),
             full => full,
         };
+        let lock = lock::ImageLock::acquire(image)?;
         match std::fs::metadata(image) {
             Ok(_) => {
                 let key = MasterKey::load(key_file)?;
-                let medium = FileMedium::open(image).map_err(StoreError::Io)?;
+                let mut medium = FileMedium::open(image).map_err(StoreError::Io)?;
+                medium.hold(lock);
                 Self::open_with_medium(medium, key).map_err(at)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = MasterKey::load_or_create(key_file)?;
-                geometry
-                    .validate()
-                    .map_err(|e| StoreError::Io(format!("bad geometry: {e}")))?;
-                // Format under a temporary name and rename: a card is created whole or not at all.
+                // Format under a temporary name and rename: a card is created whole or not at
+                // all, and a failed creation leaves neither a half-written image nor a key
+                // file it made.
                 let mut tmp = image.as_os_str().to_os_string();
                 tmp.push(".new");
                 let tmp = PathBuf::from(tmp);
-                let _ = std::fs::remove_file(&tmp);
-                let medium =
-                    FileMedium::create(&tmp, geometry.total_bytes()).map_err(StoreError::Io)?;
-                let mut store = Self::format(medium, key, geometry).map_err(at)?;
-                let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", image.display()));
-                std::fs::rename(&tmp, image).map_err(io)?;
-                let dir = match image.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                    _ => PathBuf::from("."),
-                };
-                std::fs::File::open(&dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(io)?;
-                store.medium.set_path(image.to_path_buf());
-                Ok(store)
+                let key_existed = key_file.exists();
+                let created = Self::create(image, &tmp, key_file, geometry).map_err(at);
+                match created {
+                    Ok(mut store) => {
+                        store.medium.hold(lock);
+                        Ok(store)
+                    }
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        if !key_existed {
+                            let _ = std::fs::remove_file(key_file);
+                        }
+                        Err(e)
+                    }
+                }
             }
             Err(e) => Err(StoreError::Io(format!("{}: {e}", image.display()))),
         }
+    }
+
+    /// A new card: key file (if missing), blank image at `tmp`, formatted, renamed to `image`.
+    fn create(
+        image: &Path,
+        tmp: &Path,
+        key_file: &Path,
+        geometry: Geometry,
+    ) -> Result<Self, StoreError> {
+        let key = MasterKey::load_or_create(key_file)?;
+        geometry
+            .validate()
+            .map_err(|e| StoreError::Io(format!("bad geometry: {e}")))?;
+        let _ = std::fs::remove_file(tmp);
+        let medium = FileMedium::create(tmp, geometry.total_bytes()).map_err(StoreError::Io)?;
+        let mut store = Self::format(medium, key, geometry)?;
+        let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", image.display()));
+        std::fs::rename(tmp, image).map_err(io)?;
+        let dir = match image.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+        store.medium.set_path(image.to_path_buf());
+        Ok(store)
     }
 }
 

@@ -9,8 +9,8 @@ mod eeprom;
 mod ram;
 
 pub use eeprom::{
-    default_key_path, fault, CommitStats, EepromStats, EepromStore, FileMedium, Geometry,
-    MasterKey, Medium, RamMedium,
+    default_key_path, fault, lock_path, CommitStats, EepromStats, EepromStore, FileMedium,
+    Geometry, MasterKey, Medium, RamMedium,
 };
 pub use ram::RamStore;
 
@@ -81,6 +81,8 @@ pub enum StoreError {
     Io(String),
     /// The persistent image is not a valid image of this card.
     Corrupt(String),
+    /// Another process has the image open (one process per card image).
+    InUse(String),
 }
 
 impl fmt::Display for StoreError {
@@ -94,6 +96,7 @@ impl fmt::Display for StoreError {
             }
             Self::Io(e) => write!(f, "storage I/O error: {e}"),
             Self::Corrupt(e) => write!(f, "storage image rejected: {e}"),
+            Self::InUse(e) => f.write_str(e),
         }
     }
 }

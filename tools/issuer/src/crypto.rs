@@ -55,7 +55,7 @@ pub fn aes256_cbc_encrypt(key: &[u8; 32], iv: &[u8; 16], plaintext: &[u8]) -> Ve
 
 /// AES-256-CBC with PKCS#7 padding over `IV ‖ ciphertext` (spec 6.1 Encrypted Data layout).
 pub fn aes256_cbc_decrypt(key: &[u8; 32], iv_and_ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
-    if iv_and_ciphertext.len() < 32 || iv_and_ciphertext.len() % 16 != 0 {
+    if iv_and_ciphertext.len() < 32 || !iv_and_ciphertext.len().is_multiple_of(16) {
         return Err(Error::Crypto(format!(
             "encrypted data of {} bytes is not IV plus whole blocks",
             iv_and_ciphertext.len()

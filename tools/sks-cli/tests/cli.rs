@@ -584,3 +584,19 @@ fn usage_and_transport_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: "), "{stderr}");
 }
+
+#[test]
+fn an_image_held_by_another_card_is_refused_naming_the_holder() {
+    // Issue 9 item 5: `sks --store` takes the image's process lock like sks-card does.
+    let card = Card::new();
+    card.ok(&["info"]);
+    let held = applet::store::EepromStore::open(card.image(), applet::PRODUCT_GEOMETRY)
+        .expect("hold the image");
+    let err = card.fails(&["info"]);
+    assert!(
+        err.contains(&format!("in use by process {}", std::process::id())),
+        "{err}"
+    );
+    drop(held);
+    card.ok(&["info"]);
+}

@@ -38,6 +38,8 @@ impl<M: Medium + ?Sized> Medium for Box<M> {
 pub struct FileMedium {
     file: File,
     path: PathBuf,
+    /// The image's process lock, held as long as the medium is open.
+    lock: Option<super::lock::ImageLock>,
 }
 
 impl FileMedium {
@@ -49,7 +51,11 @@ impl FileMedium {
             .write(true)
             .open(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Self { file, path })
+        Ok(Self {
+            file,
+            path,
+            lock: None,
+        })
     }
 
     /// Creates a new, blank (all zero) image file of `size` bytes; fails if it exists. The
@@ -73,11 +79,19 @@ impl FileMedium {
             at += n as u64;
         }
         file.sync_all().map_err(err)?;
-        Ok(Self { file, path })
+        Ok(Self {
+            file,
+            path,
+            lock: None,
+        })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub(super) fn hold(&mut self, lock: super::lock::ImageLock) {
+        self.lock = Some(lock);
     }
 
     pub(super) fn set_path(&mut self, path: PathBuf) {
