@@ -7,6 +7,7 @@ pub mod algorithms;
 pub mod codec;
 pub mod envelope;
 pub mod error;
+pub mod log;
 pub mod method;
 pub mod methods;
 pub mod types;

@@ -18,7 +18,7 @@ impl Bytes {
 
 impl fmt::Debug for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Bytes({})", hex_prefix(&self.0))
+        write!(f, "Bytes({} bytes)", self.0.len())
     }
 }
 
@@ -56,7 +56,7 @@ pub struct Blob(pub Vec<u8>);
 
 impl fmt::Debug for Blob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Blob({})", hex_prefix(&self.0))
+        write!(f, "Blob({} bytes)", self.0.len())
     }
 }
 

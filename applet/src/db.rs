@@ -9,10 +9,8 @@
 use crate::store::{Kind, RecordKey, Store, StoreError, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use zeroize::Zeroizing;
 
-/// Secret bytes: zeroized when dropped.
-pub type Secret = Zeroizing<Vec<u8>>;
+pub use crate::secret::Secret;
 
 /// A deferred post-provisioning operation (spec 2.5, 7.4 post*), applied at close.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -450,7 +448,7 @@ impl Db {
 
 fn encode<T: Serialize>(v: &T) -> Secret {
     // postcard serializes these plain structs infallibly into a Vec.
-    Zeroizing::new(postcard::to_allocvec(v).unwrap_or_default())
+    Secret::new(postcard::to_allocvec(v).unwrap_or_default())
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {

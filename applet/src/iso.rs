@@ -7,6 +7,7 @@
 //! `apdu_spec::envelope`.
 
 use crate::card::Card;
+use crate::secret::Secret;
 use apdu_spec::envelope::{self, sw};
 use iso7816::command::CommandView;
 
@@ -54,13 +55,15 @@ struct Chain {
     ins: u8,
     p1: u8,
     p2: u8,
-    data: Vec<u8>,
+    /// Call arguments: PINs, keys, plaintexts.
+    data: Secret,
 }
 
 /// Response data waiting for GET RESPONSE.
 #[derive(Debug)]
 struct Pending {
-    data: Vec<u8>,
+    /// Results: exported keys, plaintexts.
+    data: Secret,
     offset: usize,
 }
 
@@ -183,13 +186,13 @@ impl<A: Application> IsoCard<A> {
             ins: cmd.instruction().into(),
             p1: cmd.p1,
             p2: cmd.p2,
-            data: Vec::new(),
+            data: Secret::default(),
         });
         if chain.data.len() + cmd.data().len() > envelope::MAX_CALL_DATA {
             self.chain = None;
             return Response::status(sw::WRONG_LENGTH);
         }
-        chain.data.extend_from_slice(cmd.data());
+        chain.data.extend_zeroizing(cmd.data());
         if chained {
             return Response::ok(Vec::new());
         }
@@ -206,6 +209,7 @@ impl<A: Application> IsoCard<A> {
     /// [`envelope::MAX_RESPONSE_CHUNK`]), the rest through `61xx`. Without Le (Ne = 0) all data
     /// waits for GET RESPONSE, as ISO 7816-4 requires for a command that expects none.
     fn respond(&mut self, data: Vec<u8>, ne: usize) -> Response {
+        let data = Secret::new(data);
         self.next_chunk(Pending { data, offset: 0 }, ne)
     }
 

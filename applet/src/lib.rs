@@ -19,6 +19,7 @@ pub(crate) mod management;
 pub mod pin;
 pub mod platform;
 pub(crate) mod provisioning;
+pub mod secret;
 pub mod security;
 pub mod store;
 pub mod symmetric;

@@ -1,7 +1,7 @@
 //! What the applet gets from its platform, injected so tests are deterministic: time and
 //! randomness. The applet does no other I/O (persistent state goes through `store`).
 
-use rand_chacha::ChaCha20Rng;
+use chacha20::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -55,14 +55,14 @@ impl Clock for FixedClock {
     }
 }
 
-/// The card's random number generator: ChaCha20, seeded once.
+/// The card's random number generator: ChaCha20, seeded once; its state is zeroized on drop.
 pub type CardRng = ChaCha20Rng;
 
 /// A generator seeded from the operating system's entropy source.
 pub fn os_seeded_rng() -> Result<CardRng, String> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| format!("no entropy from the OS: {e}"))?;
-    Ok(CardRng::from_seed(seed))
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut *seed).map_err(|e| format!("no entropy from the OS: {e}"))?;
+    Ok(CardRng::from_seed(*seed))
 }
 
 /// A deterministic generator (tests and benchmarks).

@@ -55,7 +55,9 @@ impl Session {
     pub fn decrypt(&mut self, data: &[u8]) -> Result<Secret, SksError> {
         self.use_session_key()?;
         let key = zeroize::Zeroizing::new(hmac_sha256(&self.session_key, &[b"EncryptionKey"]));
-        aes256_cbc_decrypt_iv_first(&key, data).map_err(|e| SksError::new(ErrorCode::Crypto, e.0))
+        aes256_cbc_decrypt_iv_first(&key, data)
+            .map(Secret::from)
+            .map_err(|e| SksError::new(ErrorCode::Crypto, e.0))
     }
 
     /// The Device ID of this session (spec 2.7).

@@ -1,6 +1,6 @@
 //! A transport that calls an applet [`Card`] in the same process: no PC/SC, no sockets.
 
-use crate::transport::{hex_abbrev, Transport, TransportError};
+use crate::transport::{log_exchange, Transport, TransportError};
 use apdu_spec::envelope::{select_apdu, split_response, sw};
 use applet::Card;
 
@@ -70,9 +70,8 @@ impl<C: Card + ?Sized> InProcess<C> {
 
 impl<C: Card + ?Sized> Transport for InProcess<C> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        log::trace!("> {}", hex_abbrev(command));
         let resp = self.card.process(command);
-        log::trace!("< {}", hex_abbrev(&resp));
+        log_exchange(command, &resp);
         Ok(resp)
     }
 }

@@ -1,6 +1,6 @@
 //! The PC/SC transport (pcsc-lite through the `pcsc` crate).
 
-use crate::transport::{hex_abbrev, Transport, TransportError};
+use crate::transport::{log_exchange, Transport, TransportError};
 use apdu_spec::envelope::{select_apdu, split_response, sw};
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 use std::ffi::{CStr, CString};
@@ -215,10 +215,9 @@ fn transmit_on(
     command: &[u8],
     buf: &mut [u8],
 ) -> Result<Vec<u8>, TransportError> {
-    log::trace!("> {}", hex_abbrev(command));
     match card.transmit(command, buf) {
         Ok(resp) => {
-            log::trace!("< {}", hex_abbrev(resp));
+            log_exchange(command, resp);
             Ok(resp.to_vec())
         }
         Err(pcsc::Error::ResetCard) => Err(TransportError::CardReset),

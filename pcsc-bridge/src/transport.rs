@@ -97,16 +97,13 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
 }
 
-/// Hex rendering for log lines (long APDUs are shortened).
-pub(crate) fn hex_abbrev(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    const MAX: usize = 48;
-    let mut s = String::with_capacity(2 * bytes.len().min(MAX) + 16);
-    for b in bytes.iter().take(MAX) {
-        let _ = write!(s, "{b:02X}");
+/// Logs one exchange at trace level without its data: method, handle, lengths, SKS status and
+/// status word (APDUs carry PINs, keys and plaintexts, which no log level may show).
+pub(crate) fn log_exchange(command: &[u8], response: &[u8]) {
+    thread_local! {
+        static EXCHANGES: std::cell::RefCell<apdu_spec::log::ExchangeLog> = Default::default();
     }
-    if bytes.len() > MAX {
-        let _ = write!(s, "... ({} bytes)", bytes.len());
+    if log::log_enabled!(log::Level::Trace) {
+        EXCHANGES.with_borrow_mut(|x| log::trace!("{}", x.describe(command, response)));
     }
-    s
 }

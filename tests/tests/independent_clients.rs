@@ -261,3 +261,35 @@ fn opensc_received_data(output: &str, n: usize) -> Option<Vec<u8>> {
     }
     Some(data)
 }
+
+#[test]
+fn a_one_byte_apdu_does_not_wedge_the_reader() {
+    // Issue 9 item 7: a 1-byte APDU 01 reads as vpcd's "power on" and gets no answer; vpcd then
+    // waited forever and the reader was dead for every client until the card restarted.
+    let cut = CardUnderTest::start(applet::open_card(None).expect("open card"));
+    let reader = cut.reader_name().to_string_lossy().into_owned();
+    for byte in ["05", "01"] {
+        let (ok, stdout, stderr) = run_on_pcscd(
+            Command::new(PYTHON)
+                .arg(py_script("one_byte_apdu.py"))
+                .args([&reader, byte]),
+        );
+        assert!(
+            ok,
+            "APDU {byte}: the reader did not recover: {stdout}{stderr}"
+        );
+        let v: Value = serde_json::from_str(stdout.trim()).expect("json");
+        let seconds = v["oneByte"]["seconds"].as_f64().unwrap();
+        assert!(seconds < 10.0, "APDU {byte} blocked for {seconds} s: {v}");
+        if byte == "05" {
+            assert_eq!(v["oneByte"]["sw"], "6700", "{v}");
+        } else {
+            // pcscd hands the client an empty response (or an error) once the card dropped
+            // the stalled connection.
+            let one = &v["oneByte"];
+            assert!(one["error"].is_string() || one["sw"] == "", "{v}");
+            assert!(seconds >= 2.0, "answered by the stall detection: {v}");
+        }
+        assert_eq!(v["after"]["sw"], "9000", "{v}");
+    }
+}

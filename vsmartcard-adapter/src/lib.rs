@@ -16,13 +16,19 @@
 //!
 //! Edge cases, decided here:
 //!
-//! * **Zero-length frame**: vpcd never sends one (for an empty APDU it sends nothing and just
-//!   waits for an answer), so an empty frame is not a request: it is logged at warn level and
-//!   ignored, with no reply, so that the stream stays in step.
+//! * **Zero-length frame**: answered `67 00` (wrong length). vpcd itself never sends one: for an
+//!   empty APDU it sends nothing and waits for an answer (pcsc-lite's SCardTransmit already
+//!   refuses empty APDUs with SCARD_E_INVALID_PARAMETER).
 //! * **Unknown 1-byte payload** (not 00/01/02/04): the only way vpcd produces one is a client
 //!   transmitting a 1-byte "APDU", for which vpcd then waits for a response. It is answered with
-//!   `67 00` (wrong length) so the reader does not hang. (A client transmitting the single byte
-//!   00, 01, 02 or 04 is indistinguishable from a control message: a vpcd protocol limitation.)
+//!   `67 00` (wrong length) so the reader does not hang.
+//! * **Stalls**: a client transmitting the single byte 00, 01 or 02 is indistinguishable from a
+//!   power control message, which gets no reply (a vpcd protocol limitation); vpcd then waits
+//!   for an answer forever, holding its lock, so even its presence poll (a GET ATR every
+//!   ~400 ms) stops. The card notices the silence: no frame for
+//!   [`VpcdOptions::stall_timeout`] (3 s) ends the connection (vpcd sees the card removed, the
+//!   client gets an empty response or an error instead of hanging) and the card reconnects, so the reader
+//!   works again for every client. A 1-byte APDU 04 gets the ATR as its answer.
 //! * **Response the frame cannot carry**: vpcd treats an empty reply as a dead card and drops
 //!   the connection, and the length field cannot exceed 65,535. A [`Card::process`] result that
 //!   is empty or longer than 65,535 bytes is logged at error level and replaced by `6F 00`.
@@ -49,8 +55,10 @@
 //!
 //! # Logging (`log` crate)
 //!
-//! info: connected / disconnected / vpcd unavailable; debug: power on/off/reset, backoff;
-//! trace: each command and response APDU in hex, each GET ATR.
+//! info: connected / disconnected / vpcd unavailable; warn: stalls, odd frames; debug: power
+//! on/off/reset, backoff, and one line per APDU: method, the handle it names, lengths, SKS
+//! status, status word and duration ([`apdu_spec::log::ExchangeLog`]). No level ever logs APDU
+//! data: PINs, PUKs, keys and plaintexts travel in it. trace: each GET ATR.
 
 use std::io;
 use std::pin::Pin;
@@ -58,6 +66,7 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
+use apdu_spec::log::ExchangeLog;
 use applet::Card;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -100,6 +109,9 @@ pub struct VpcdOptions {
     pub backoff_min: Duration,
     /// Reconnection delay ceiling.
     pub backoff_max: Duration,
+    /// Silence after which vpcd is taken to wait for an answer the card cannot give (see the
+    /// crate documentation, "Stalls"): the card drops the connection and reconnects.
+    pub stall_timeout: Duration,
 }
 
 impl Default for VpcdOptions {
@@ -109,6 +121,7 @@ impl Default for VpcdOptions {
             port: DEFAULT_PORT,
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
+            stall_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -212,11 +225,12 @@ fn handle_frame<C: Card + ?Sized>(
     card: &mut C,
     frame: &[u8],
     powered: &mut bool,
+    exchanges: &mut ExchangeLog,
 ) -> Option<Vec<u8>> {
     match frame {
         [] => {
-            log::warn!("vpcd sent an empty frame; ignored");
-            None
+            log::warn!("empty APDU; answered 67 00");
+            Some(SW_WRONG_LENGTH.to_vec())
         }
         [CTRL_POWER_OFF] => {
             log::debug!("power off");
@@ -252,7 +266,7 @@ fn handle_frame<C: Card + ?Sized>(
             Some(SW_WRONG_LENGTH.to_vec())
         }
         command => {
-            log::trace!("C-APDU {}", hex(command));
+            let started = std::time::Instant::now();
             let mut response = card.process(command);
             if response.is_empty() || response.len() > MAX_FRAME {
                 log::error!(
@@ -261,12 +275,20 @@ fn handle_frame<C: Card + ?Sized>(
                 );
                 response = SW_NO_PRECISE_DIAGNOSIS.to_vec();
             }
-            log::trace!("R-APDU {}", hex(&response));
+            // Never the APDUs themselves: they carry PINs, keys and plaintexts.
+            if log::log_enabled!(log::Level::Debug) {
+                log::debug!(
+                    "{} ({:.2} ms)",
+                    exchanges.describe(command, &response),
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+            }
             Some(response)
         }
     }
 }
 
+/// The ATR in hex (public: the reader shows it to everyone).
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -280,6 +302,8 @@ fn hex(bytes: &[u8]) -> String {
 enum SessionEnd {
     Shutdown,
     Disconnected,
+    /// No frame for `stall_timeout`: vpcd waits for an answer to something the card never saw.
+    Stalled,
 }
 
 /// Serves one connection until vpcd closes it, an I/O error happens or shutdown is requested.
@@ -288,19 +312,22 @@ async fn session<C: Card + ?Sized>(
     stream: TcpStream,
     shutdown: &CancellationToken,
     powered: &mut bool,
+    stall_timeout: Duration,
 ) -> io::Result<SessionEnd> {
     let mut framed = Framed::new(QuickAckStream::new(stream)?, vpcd_codec());
+    let mut exchanges = ExchangeLog::new();
     loop {
         let frame = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
-            frame = framed.next() => frame,
+            frame = tokio::time::timeout(stall_timeout, framed.next()) => frame,
         };
         let frame = match frame {
-            None => return Ok(SessionEnd::Disconnected),
-            Some(frame) => frame?,
+            Err(_) => return Ok(SessionEnd::Stalled),
+            Ok(None) => return Ok(SessionEnd::Disconnected),
+            Ok(Some(frame)) => frame?,
         };
-        if let Some(reply) = handle_frame(card, &frame, powered) {
+        if let Some(reply) = handle_frame(card, &frame, powered, &mut exchanges) {
             framed.send(Bytes::from(reply)).await?;
         }
     }
@@ -331,7 +358,7 @@ pub async fn serve<C: Card + ?Sized>(
                 unreachable_logged = false;
                 backoff = opts.backoff_min;
                 let mut powered = false;
-                let end = session(card, stream, &shutdown, &mut powered).await;
+                let end = session(card, stream, &shutdown, &mut powered, opts.stall_timeout).await;
                 if powered {
                     log::debug!("power off (connection ended)");
                     card.power_off();
@@ -344,6 +371,12 @@ pub async fn serve<C: Card + ?Sized>(
                     Ok(SessionEnd::Disconnected) => {
                         log::info!("vpcd at {addr} closed the connection; reconnecting")
                     }
+                    Ok(SessionEnd::Stalled) => log::warn!(
+                        "vpcd at {addr} sent nothing for {:?}: it waits for an answer to an \
+                         APDU the card never received (a 1-byte APDU 00, 01 or 02 reads as a \
+                         vpcd control message); reconnecting so the reader recovers",
+                        opts.stall_timeout
+                    ),
                     Err(e) => log::info!("connection to vpcd at {addr} lost: {e}; reconnecting"),
                 }
                 // A short pause, so that a vpcd that keeps closing at once is not hammered.
@@ -482,7 +515,15 @@ mod tests {
     fn frames_map_to_card_calls() {
         let mut card = probe();
         let mut powered = false;
-        assert_eq!(handle_frame(&mut card, &[], &mut powered), None);
+        let mut exchanges = ExchangeLog::new();
+        let mut handle_frame = |card: &mut Probe, frame: &[u8], powered: &mut bool| {
+            handle_frame(card, frame, powered, &mut exchanges)
+        };
+        assert_eq!(
+            handle_frame(&mut card, &[], &mut powered),
+            Some(vec![0x67, 0x00]),
+            "an empty APDU gets a status word (issue 9)"
+        );
         assert_eq!(handle_frame(&mut card, &[1], &mut powered), None);
         assert!(powered);
         assert_eq!(handle_frame(&mut card, &[2], &mut powered), None);
@@ -535,6 +576,7 @@ mod tests {
             assert_eq!(recv(&mut s), [0x3B, 0x80, 0x80, 0x01, 0x01]);
             send(&mut s, &[CTRL_POWER_ON]);
             send(&mut s, &[]);
+            assert_eq!(recv(&mut s), [0x67, 0x00], "an empty frame is answered");
             let big = vec![0x5A; MAX_FRAME - 2];
             send(&mut s, &big);
             let r = recv(&mut s);
@@ -546,6 +588,34 @@ mod tests {
         let (card, result) = handle.stop();
         result.unwrap();
         assert_eq!(card.events, ["on", "off", "on", "off"]);
+    }
+
+    #[test]
+    fn a_stalled_vpcd_is_dropped_and_reconnected() {
+        // Issue 9: a client's 1-byte APDU 01 reads as "power on" (no reply), and vpcd then waits
+        // for an answer forever, with no frame (not even its presence poll) in the meantime.
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let opts = VpcdOptions {
+            stall_timeout: Duration::from_millis(300),
+            ..VpcdOptions::new("127.0.0.1", port)
+        };
+        let handle = run_blocking(Box::new(probe()), opts).unwrap();
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(&[0, 1, CTRL_POWER_ON]).unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            s.read(&mut buf).unwrap(),
+            0,
+            "the card ends the stalled connection"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        let (_s2, _) = listener.accept().unwrap(); // and comes back
+        let (card, result) = handle.stop();
+        result.unwrap();
+        assert_eq!(card.events, ["on", "off"]);
     }
 
     #[test]

@@ -274,6 +274,7 @@ impl<S: Store> SksApplet<S> {
                 .collect(),
             private_key: private
                 .to_pkcs8()
+                .map(Secret::from)
                 .map_err(|e| SksError::new(ErrorCode::Crypto, e.0))?,
             generated_public_key: public_key.clone(),
             certificates: Vec::new(),
@@ -301,9 +302,12 @@ impl<S: Store> SksApplet<S> {
         let rng: &mut crate::platform::CardRng = if server_seed.is_empty() {
             &mut self.rng
         } else {
-            let mut own = [0u8; 32];
-            self.rng.fill_bytes(&mut own);
-            seeded = crate::platform::CardRng::from_seed(sha256(&[&own[..], server_seed].concat()));
+            // Mixing buffer and seed hold what the key derives from: zeroized after use.
+            let mut mix = Secret::new(vec![0u8; 32]);
+            self.rng.fill_bytes(&mut mix);
+            mix.extend_zeroizing(server_seed);
+            let seed = zeroize::Zeroizing::new(sha256(&mix));
+            seeded = crate::platform::CardRng::from_seed(*seed);
             &mut seeded
         };
         match class {
@@ -474,6 +478,7 @@ impl<S: Store> SksApplet<S> {
                 .ok_or_else(|| no_key(a.key_handle))?;
             key.private_key = private
                 .to_pkcs8()
+                .map(Secret::from)
                 .map_err(|e| SksError::new(ErrorCode::Crypto, e.0))?;
             key.key_backup |= KEY_BACKUP_IMPORTED;
             Ok(())

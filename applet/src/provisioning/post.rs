@@ -137,7 +137,9 @@ impl<S: Store> SksApplet<S> {
             s.verify_mac(op.method(), &data, mac)?;
             // Target Key Reference (spec 6.4): HMAC(sessionKey ‖ DeviceID, EE certificate).
             s.use_session_key()?;
-            let key = [s.session_key.as_slice(), s.device_id(&device_certificate)].concat();
+            let key = crate::secret::Secret::new(
+                [s.session_key.as_slice(), s.device_id(&device_certificate)].concat(),
+            );
             let reference = hmac_sha256(&key, &[&target_cert]);
             let signed = [b"TargetKeyReference".as_slice(), &reference].concat();
             verify_kmk_signature(&kmk, &signed, authorization)?;

@@ -22,6 +22,7 @@ pub use medium::{FileMedium, Medium, RamMedium};
 pub use seal::MasterKey;
 
 use super::{Kind, RecordKey, Records, Store, StoreError, Write};
+use crate::secret::Secret;
 use seal::{hex16, Sealer, HEADER_MAC_LEN, IV_LEN, TAG_LEN};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -472,7 +473,7 @@ impl<M: Medium> EepromStore<M> {
         }
     }
 
-    fn plan(&self, eff: &BTreeMap<RecordKey, Option<Vec<u8>>>) -> Option<Plan> {
+    fn plan(&self, eff: &BTreeMap<RecordKey, Option<Secret>>) -> Option<Plan> {
         let data_pages = self.geometry.data_pages();
         let limit = data_pages - self.geometry.snapshot_pages();
         let chain_pages = self.live.len();
@@ -489,7 +490,7 @@ impl<M: Medium> EepromStore<M> {
                 for k in &t.puts {
                     if self.latest_put.get(k) == Some(&t.seq) && !eff.contains_key(k) {
                         relocate.push(*k);
-                        relocate_bytes += PUT_OVERHEAD + self.records.get(k).map_or(0, Vec::len);
+                        relocate_bytes += PUT_OVERHEAD + self.records.get(k).map_or(0, |v| v.len());
                     }
                 }
             }
@@ -516,19 +517,20 @@ impl<M: Medium> EepromStore<M> {
         None
     }
 
-    fn encode(&self, seq: u64, plan: &Plan, eff: &BTreeMap<RecordKey, Option<Vec<u8>>>) -> Vec<u8> {
+    /// The transaction's plaintext stream (records in the clear until sealed page by page).
+    fn encode(&self, seq: u64, plan: &Plan, eff: &BTreeMap<RecordKey, Option<Secret>>) -> Secret {
         let prev = self.chain.back().map_or(0, |t| t.seq);
         let tail = self.chain.get(plan.retire).map_or(seq, |t| t.seq);
-        let mut out = Vec::new();
+        let mut out = Secret::default();
         out.extend_from_slice(&prev.to_be_bytes());
         out.extend_from_slice(&tail.to_be_bytes());
         let puts = eff
             .iter()
-            .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v)));
+            .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v.as_slice())));
         let relocated = plan
             .relocate
             .iter()
-            .map(|k| (*k, self.records.get(k).map_or(&[][..], Vec::as_slice)));
+            .map(|k| (*k, self.records.get(k).map_or(&[][..], |v| v.as_slice())));
         let all_puts: Vec<(RecordKey, &[u8])> = relocated.chain(puts).collect();
         let n = all_puts.len() + plan.tombstones.len();
         out.extend_from_slice(&(n as u32).to_be_bytes());
@@ -598,7 +600,7 @@ struct Plan {
 
 impl<M: Medium> Store for EepromStore<M> {
     fn get(&self, key: RecordKey) -> Option<&[u8]> {
-        self.records.get(&key).map(Vec::as_slice)
+        self.records.get(&key).map(|v| v.as_slice())
     }
 
     fn keys(&self) -> Vec<RecordKey> {
@@ -612,10 +614,10 @@ impl<M: Medium> Store for EepromStore<M> {
             )));
         }
         // The net effect per key, in order; deletes of absent records are no-ops.
-        let mut eff: BTreeMap<RecordKey, Option<Vec<u8>>> = BTreeMap::new();
+        let mut eff: BTreeMap<RecordKey, Option<Secret>> = BTreeMap::new();
         for w in writes {
             match w {
-                Write::Put(k, v) => eff.insert(k, Some(v)),
+                Write::Put(k, v) => eff.insert(k, Some(Secret::new(v))),
                 Write::Delete(k) => eff.insert(k, None),
             };
         }
@@ -886,7 +888,7 @@ impl Recovery {
                 match v {
                     Some(v) => {
                         store.latest_put.insert(k, seq);
-                        store.records.insert(k, v);
+                        store.records.insert(k, Secret::new(v));
                         puts.push(k);
                     }
                     None => {

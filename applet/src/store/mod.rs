@@ -14,6 +14,7 @@ pub use eeprom::{
 };
 pub use ram::RamStore;
 
+use crate::secret::Secret;
 use core::fmt;
 
 /// The kind of object a record holds.
@@ -66,10 +67,20 @@ impl RecordKey {
 }
 
 /// One change inside a transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Write {
     Put(RecordKey, Vec<u8>),
     Delete(RecordKey),
+}
+
+/// The record's key and length only: record values hold keys and PINs.
+impl fmt::Debug for Write {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Put(k, v) => write!(f, "Put({k:?}, {} bytes)", v.len()),
+            Self::Delete(k) => write!(f, "Delete({k:?})"),
+        }
+    }
 }
 
 /// Why the store refused or failed a transaction, or could not be opened.
@@ -126,7 +137,8 @@ impl<S: Store + ?Sized> Store for Box<S> {
 }
 
 /// The record map both implementations keep in RAM.
-pub(crate) type Records = std::collections::BTreeMap<RecordKey, Vec<u8>>;
+/// Record values hold serialized keys and PINs: [`Secret`]s, zeroized whenever a copy drops.
+pub(crate) type Records = std::collections::BTreeMap<RecordKey, Secret>;
 
 /// `records` with `writes` applied, leaving `records` untouched.
 pub(crate) fn applied(records: &Records, writes: Vec<Write>) -> Records {
@@ -134,7 +146,7 @@ pub(crate) fn applied(records: &Records, writes: Vec<Write>) -> Records {
     for w in writes {
         match w {
             Write::Put(k, v) => {
-                next.insert(k, v);
+                next.insert(k, Secret::new(v));
             }
             Write::Delete(k) => {
                 next.remove(&k);

@@ -25,7 +25,7 @@ impl RamStore {
 
 impl Store for RamStore {
     fn get(&self, key: RecordKey) -> Option<&[u8]> {
-        self.records.get(&key).map(Vec::as_slice)
+        self.records.get(&key).map(|v| v.as_slice())
     }
 
     fn keys(&self) -> Vec<RecordKey> {
