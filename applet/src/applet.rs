@@ -23,7 +23,14 @@ pub struct SksApplet<S> {
     pub(crate) key_cache:
         std::collections::BTreeMap<u32, std::sync::Arc<crate::crypto::PrivateKey>>,
     pub(crate) options: crate::CardOptions,
+    /// Store bytes the current call must leave free ([`STORE_RESERVE`] for provisioning calls).
+    pub(crate) reserve: usize,
 }
+
+/// Store capacity that provisioning may not use: PIN and PUK counters must always commit, since
+/// an attempt is committed before it is judged (issue 9: a full store made every PIN-protected
+/// key fail with ERROR_STORAGE).
+pub const STORE_RESERVE: usize = 4096;
 
 impl<S: Store> SksApplet<S> {
     /// Starts the applet over `store`. A store without a device identity is a new card: it is
@@ -50,7 +57,7 @@ impl<S: Store> SksApplet<S> {
             }
         };
         let db = Db::load(&store).map_err(|e| StartupError(format!("credential database: {e}")))?;
-        Ok(Self {
+        let mut applet = Self {
             store,
             rng,
             clock,
@@ -58,7 +65,11 @@ impl<S: Store> SksApplet<S> {
             db,
             key_cache: Default::default(),
             options,
-        })
+            reserve: 0,
+        };
+        applet.date_undated_sessions();
+        applet.expire_sessions();
+        Ok(applet)
     }
 
     /// A provisioning call whose arguments do not even decode is an incorrect operation in its
@@ -103,6 +114,13 @@ impl<S: Store> SksApplet<S> {
     /// Runs one decoded call. Every method of the spec has an arm here (exhaustive match);
     /// each handler cites its spec section.
     fn exec(&mut self, command: Command) -> Result<Vec<u8>, apdu_spec::EncodeError> {
+        self.expire_sessions();
+        // Provisioning methods are [2]..[53]; they may not eat into the counters' reserve.
+        self.reserve = if (command.method() as u8) < 70 {
+            STORE_RESERVE
+        } else {
+            0
+        };
         let response = self.dispatch(command);
         // Handlers commit what must persist; whatever a failed call left uncommitted in RAM
         // is dropped here, so it can never ride along with a later commit.

@@ -159,6 +159,8 @@ pub struct Db {
     puks: BTreeMap<u32, PukPolicy>,
     /// PIN error counters by key handle; absent means 0.
     pin_errors: BTreeMap<u32, u16>,
+    /// Expiry of each open provisioning session: card-clock seconds since the epoch.
+    deadlines: BTreeMap<u32, u64>,
     counters: Counters,
     dirty: BTreeSet<RecordKey>,
 }
@@ -247,6 +249,7 @@ impl Db {
                 self.counters = bytes.map(decode).transpose()?.unwrap_or_default();
             }
             Kind::PinErrors => put(&mut self.pin_errors, id, bytes)?,
+            Kind::SessionDeadline => put(&mut self.deadlines, id, bytes)?,
             Kind::DeviceIdentity => {}
         }
         Ok(())
@@ -255,12 +258,21 @@ impl Db {
     /// Writes every object changed since the last save in one transaction. On failure the
     /// changed objects are restored from the store and nothing has changed.
     pub fn save<S: Store>(&mut self, store: &mut S) -> Result<(), StoreError> {
+        self.save_reserving(store, 0)
+    }
+
+    /// [`Db::save`] through [`Store::commit_reserving`].
+    pub fn save_reserving<S: Store>(
+        &mut self,
+        store: &mut S,
+        reserve: usize,
+    ) -> Result<(), StoreError> {
         let dirty = std::mem::take(&mut self.dirty);
         if dirty.is_empty() {
             return Ok(());
         }
         let writes = dirty.iter().map(|&k| self.write_for(k)).collect();
-        let result = store.commit(writes);
+        let result = store.commit_reserving(writes, reserve);
         if result.is_err() {
             for &k in &dirty {
                 // The store holds exactly what was loaded or saved before; re-reading it cannot
@@ -291,6 +303,7 @@ impl Db {
             Kind::PukPolicy => self.puks.get(&id).map(encode),
             Kind::Counters => Some(encode(&self.counters)),
             Kind::PinErrors => self.pin_errors.get(&id).map(encode),
+            Kind::SessionDeadline => self.deadlines.get(&id).map(encode),
             Kind::DeviceIdentity => None,
         };
         match bytes {
@@ -315,6 +328,42 @@ impl Db {
         } else {
             self.pin_errors.insert(key, count);
         }
+    }
+
+    /// Sets (or, with `None`, removes) the expiry of open session `handle`.
+    pub fn set_session_deadline(&mut self, handle: u32, deadline: Option<u64>) {
+        if self.deadlines.get(&handle).copied() == deadline {
+            return;
+        }
+        self.dirty
+            .insert(RecordKey::new(Kind::SessionDeadline, handle));
+        match deadline {
+            Some(t) => self.deadlines.insert(handle, t),
+            None => self.deadlines.remove(&handle),
+        };
+    }
+
+    /// Open sessions whose deadline is at or before `now`.
+    pub fn expired_sessions(&self, now: u64) -> Vec<u32> {
+        self.deadlines
+            .iter()
+            .filter(|&(_, &t)| t <= now)
+            .map(|(&h, _)| h)
+            .collect()
+    }
+
+    /// Open sessions without a deadline (written before deadlines existed).
+    pub fn undated_sessions(&self) -> Vec<(u32, u16)> {
+        self.sessions
+            .values()
+            .filter(|s| s.open && !self.deadlines.contains_key(&s.handle))
+            .map(|s| (s.handle, s.session_life_time))
+            .collect()
+    }
+
+    /// How many provisioning sessions are open.
+    pub fn open_sessions(&self) -> usize {
+        self.sessions.values().filter(|s| s.open).count()
     }
 
     /// Takes the next handle of a kind (persisted with the next save).
@@ -421,6 +470,7 @@ impl Db {
         pins.into_iter().for_each(|h| drop(self.remove_pin(h)));
         puks.into_iter().for_each(|h| drop(self.remove_puk(h)));
         self.remove_session(handle);
+        self.set_session_deadline(handle, None);
     }
 
     /// Gives every key, PIN and PUK object of session `old` to session `new` and removes `old`

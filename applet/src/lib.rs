@@ -25,9 +25,10 @@ pub mod store;
 pub mod symmetric;
 pub(crate) mod user;
 
-pub use applet::SksApplet;
+pub use applet::{SksApplet, STORE_RESERVE};
 pub use card::Card;
 pub use iso::IsoCard;
+pub use provisioning::MAX_OPEN_SESSIONS;
 
 use std::path::Path;
 use store::Store;

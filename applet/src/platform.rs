@@ -55,6 +55,31 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock that stands still until a test moves it; clones share the time. Delays pass no
+/// real time and move it forward (tests).
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(std::sync::Arc<std::sync::Mutex<Duration>>);
+
+impl ManualClock {
+    pub fn at(now: Duration) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(now)))
+    }
+
+    pub fn advance(&self, d: Duration) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) += d;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Duration {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn delay(&self, d: Duration) {
+        self.advance(d);
+    }
+}
+
 /// The card's random number generator: ChaCha20, seeded once; its state is zeroized on drop.
 pub type CardRng = ChaCha20Rng;
 

@@ -25,6 +25,15 @@ pub enum Error {
     /// The card's response is not a valid response of the method called.
     #[error("cannot decode the card's response: {0}")]
     Decode(#[from] DecodeError),
+    /// The encoded arguments exceed the most one call may carry (the card would refuse the
+    /// chain with `6700`).
+    #[error("the call's arguments are {len} bytes; the card takes at most {limit} bytes per call")]
+    CallTooLong {
+        /// The encoded arguments' length.
+        len: usize,
+        /// [`apdu_spec::envelope::MAX_CALL_DATA`].
+        limit: usize,
+    },
     /// The card kept sending `61xx` beyond [`CallOptions::max_response`] bytes.
     #[error("the card's response exceeds {limit} bytes")]
     ResponseTooLong {
@@ -148,6 +157,12 @@ impl<T: Transport> Sks<T> {
     /// response (GET RESPONSE as needed) and decodes it as `M`'s results or an SKS error.
     pub fn call<M: Method>(&mut self, args: &M::Args) -> Result<M::Output, Error> {
         let data = args.to_wire()?;
+        if data.len() > MAX_CALL_DATA {
+            return Err(Error::CallTooLong {
+                len: data.len(),
+                limit: MAX_CALL_DATA,
+            });
+        }
         let response = self.call_raw(M::ID as u8, &data)?;
         decode_response::<M>(&response)?.map_err(Error::Sks)
     }

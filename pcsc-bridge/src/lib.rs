@@ -54,6 +54,7 @@
 //! ```
 
 mod client;
+mod enumerate;
 mod in_process;
 mod pcsc_transport;
 mod status;

@@ -496,3 +496,25 @@ fn in_process_reports_a_refused_select() {
         "SELECT of the SKS applet failed with status 6A82 (file or application not found)"
     );
 }
+
+#[test]
+fn a_call_over_the_card_limit_names_the_limit_and_sends_nothing() {
+    // Issue 9 item 10: the card would refuse the chain with 6700 after 256 KiB were sent.
+    let card = applet::open_card(None).unwrap();
+    let mut sks = Sks::new(InProcess::from_box(card).unwrap());
+    let args = apdu_spec::PerformHmacArgs {
+        key_handle: 1,
+        algorithm: apdu_spec::Uri::new("http://www.w3.org/2001/04/xmldsig-more#hmac-sha256")
+            .unwrap(),
+        parameters: apdu_spec::Bytes::empty(),
+        biometric_auth: false,
+        authorization: apdu_spec::Bytes::empty(),
+        data: apdu_spec::Blob(vec![0; 300_000]),
+    };
+    let err = sks.perform_hmac(&args).unwrap_err();
+    assert!(
+        matches!(err, Error::CallTooLong { limit, .. } if limit == 256 * 1024),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("at most 262144 bytes"), "{err}");
+}

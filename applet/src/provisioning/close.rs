@@ -84,6 +84,7 @@ impl<S: Store> SksApplet<S> {
             let s = self.session_mut(session)?;
             s.open = false;
             s.post_ops.clear();
+            self.db.set_session_deadline(session, None);
         } else {
             self.db.remove_session_and_objects(session);
         }

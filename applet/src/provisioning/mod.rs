@@ -13,6 +13,7 @@ mod post;
 mod session;
 
 pub(crate) use key::SUB_TYPE_PROPERTY_BAG;
+pub use session::MAX_OPEN_SESSIONS;
 
 use crate::applet::SksApplet;
 use crate::db::Session;
@@ -64,7 +65,9 @@ impl<S: Store> SksApplet<S> {
     /// Persists all changes in one transaction (ERROR_STORAGE if the store refuses; the card
     /// then keeps its previous state).
     pub(crate) fn commit(&mut self) -> Result<(), SksError> {
-        self.db.save(&mut self.store).map_err(storage)
+        self.db
+            .save_reserving(&mut self.store, self.reserve)
+            .map_err(storage)
     }
 
     /// Runs one step of provisioning session `session`: commit on success, teardown on failure.

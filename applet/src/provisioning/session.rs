@@ -1,7 +1,7 @@
 //! Session life cycle: createProvisioningSession [2], enumerateProvisioningSessions [4],
 //! abortProvisioningSession [5], updateKeyManagementKey [7].
 
-use super::{option, storage};
+use super::option;
 use crate::algorithm::key_is_supported;
 use crate::applet::SksApplet;
 use crate::crypto::{hmac_sha256, PrivateKey, PublicKey};
@@ -16,6 +16,10 @@ use apdu_spec::{
     UpdateKeyManagementKeyArgs, Uri,
 };
 use core::num::NonZeroU32;
+
+/// Open provisioning sessions this card keeps at once. createProvisioningSession needs no
+/// authorization, so without a cap anyone could fill the store with open sessions.
+pub const MAX_OPEN_SESSIONS: usize = 16;
 use rand_core::Rng;
 
 const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -70,6 +74,15 @@ impl<S: Store> SksApplet<S> {
             Some(parse_kmk(&a.key_management_key)?)
         };
 
+        if self.db.open_sessions() >= MAX_OPEN_SESSIONS {
+            return Err(SksError::new(
+                ErrorCode::NotAllowed,
+                format!(
+                    "{MAX_OPEN_SESSIONS} provisioning sessions are open, the most this card \
+                     keeps; close or abort one (expired ones are aborted automatically)"
+                ),
+            ));
+        }
         let client_session_id = self.new_client_session_id();
         let curve = server_key
             .curve()
@@ -131,10 +144,10 @@ impl<S: Store> SksApplet<S> {
             ids: Vec::new(),
             post_ops: Vec::new(),
         });
-        if let Err(e) = self.db.save(&mut self.store) {
-            self.db.discard(&self.store);
-            return Err(storage(e));
-        }
+        let now = self.clock.now().as_secs();
+        self.db
+            .set_session_deadline(handle, Some(now + u64::from(a.session_life_time)));
+        self.commit()?;
         Ok(CreateProvisioningSessionOutput {
             client_session_id: Id::new(client_session_id).map_err(|e| option(e.to_string()))?,
             client_ephemeral_key: Bytes(client_key),
@@ -190,6 +203,40 @@ impl<S: Store> SksApplet<S> {
         Ok(EnumerateProvisioningSessionsOutput {
             session: Some((handle, info)),
         })
+    }
+
+    /// Aborts, in one transaction, every open session whose sessionLifeTime has run out on the
+    /// card's clock (spec 7.4 createProvisioningSession: sessionLifeTime), so that abandoned
+    /// sessions cannot pile up. Runs before every call and at start.
+    pub(crate) fn expire_sessions(&mut self) {
+        let now = self.clock.now().as_secs();
+        let expired = self.db.expired_sessions(now);
+        if expired.is_empty() {
+            return;
+        }
+        for &h in &expired {
+            self.db.remove_session_and_objects(h);
+        }
+        match self.db.save(&mut self.store) {
+            Ok(()) => log::info!("provisioning sessions {expired:?} expired: aborted"),
+            Err(e) => {
+                log::error!("expired sessions {expired:?} could not be aborted: {e}");
+                self.db.discard(&self.store);
+            }
+        }
+    }
+
+    /// Dates the open sessions of an image written before deadlines existed: their
+    /// sessionLifeTime counts from now.
+    pub(crate) fn date_undated_sessions(&mut self) {
+        let now = self.clock.now().as_secs();
+        for (h, life) in self.db.undated_sessions() {
+            self.db.set_session_deadline(h, Some(now + u64::from(life)));
+        }
+        if let Err(e) = self.db.save(&mut self.store) {
+            log::error!("cannot date the open provisioning sessions: {e}");
+            self.db.discard(&self.store);
+        }
     }
 
     /// abortProvisioningSession [5] (spec 7.4): removes an open session and everything created

@@ -607,7 +607,7 @@ impl<M: Medium> Store for EepromStore<M> {
         self.records.keys().copied().collect()
     }
 
-    fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
+    fn commit_reserving(&mut self, writes: Vec<Write>, reserve: usize) -> Result<(), StoreError> {
         if let Some(why) = &self.failed {
             return Err(StoreError::Io(format!(
                 "the store failed earlier ({why}); restart the card to recover"
@@ -635,7 +635,7 @@ impl<M: Medium> Store for EepromStore<M> {
             }
         }
         let capacity = self.geometry.capacity_bytes();
-        if needed > capacity {
+        if super::refuses(self.used_bytes, needed, capacity, reserve) {
             return Err(StoreError::Full { needed, capacity });
         }
         // With the invariant live pages ≤ data pages − snapshot pages, a plan that retires

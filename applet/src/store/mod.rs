@@ -36,6 +36,9 @@ pub enum Kind {
     /// A key's PIN error counter (kept apart from the key so that counting a PIN attempt
     /// rewrites a few bytes, not the whole key entry).
     PinErrors = 7,
+    /// When an open provisioning session expires, by the card's clock (kept apart from the
+    /// session record so that images written before it existed still load).
+    SessionDeadline = 8,
 }
 
 impl Kind {
@@ -48,6 +51,7 @@ impl Kind {
             5 => Some(Self::PukPolicy),
             6 => Some(Self::Counters),
             7 => Some(Self::PinErrors),
+            8 => Some(Self::SessionDeadline),
             _ => None,
         }
     }
@@ -121,7 +125,19 @@ pub trait Store {
     /// Every record key, in key order.
     fn keys(&self) -> Vec<RecordKey>;
     /// Applies all `writes` atomically and durably, or none of them.
-    fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError>;
+    fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.commit_reserving(writes, 0)
+    }
+    /// [`Store::commit`], except that a transaction which grows the records is refused
+    /// ([`StoreError::Full`]) when it would leave fewer than `reserve` bytes of capacity: the
+    /// room kept for PIN and PUK counters, which must always commit (issue 9).
+    fn commit_reserving(&mut self, writes: Vec<Write>, reserve: usize) -> Result<(), StoreError>;
+}
+
+/// Whether a store of `capacity` bytes, `used` now and `needed` after a transaction, refuses it
+/// when `reserve` bytes must stay free for shrinking or same-size transactions.
+pub(crate) fn refuses(used: usize, needed: usize, capacity: usize, reserve: usize) -> bool {
+    needed > capacity || (needed > used && needed.saturating_add(reserve) > capacity)
 }
 
 impl<S: Store + ?Sized> Store for Box<S> {
@@ -131,8 +147,8 @@ impl<S: Store + ?Sized> Store for Box<S> {
     fn keys(&self) -> Vec<RecordKey> {
         (**self).keys()
     }
-    fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
-        (**self).commit(writes)
+    fn commit_reserving(&mut self, writes: Vec<Write>, reserve: usize) -> Result<(), StoreError> {
+        (**self).commit_reserving(writes, reserve)
     }
 }
 

@@ -1,6 +1,6 @@
 //! A volatile store: everything is lost when the process ends.
 
-use super::{applied, footprint, RecordKey, Records, Store, StoreError, Write};
+use super::{applied, footprint, refuses, RecordKey, Records, Store, StoreError, Write};
 
 /// Records in RAM, with an optional capacity limit.
 #[derive(Debug, Default, Clone)]
@@ -32,11 +32,11 @@ impl Store for RamStore {
         self.records.keys().copied().collect()
     }
 
-    fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
+    fn commit_reserving(&mut self, writes: Vec<Write>, reserve: usize) -> Result<(), StoreError> {
         let next = applied(&self.records, writes);
         if let Some(capacity) = self.capacity {
             let needed = footprint(&next);
-            if needed > capacity {
+            if refuses(footprint(&self.records), needed, capacity, reserve) {
                 return Err(StoreError::Full { needed, capacity });
             }
         }

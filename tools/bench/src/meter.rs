@@ -35,9 +35,9 @@ impl<S: Store> Store for Metered<S> {
         self.inner.keys()
     }
 
-    fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
+    fn commit_reserving(&mut self, writes: Vec<Write>, reserve: usize) -> Result<(), StoreError> {
         let t = Instant::now();
-        let r = self.inner.commit(writes);
+        let r = self.inner.commit_reserving(writes, reserve);
         let d = t.elapsed();
         let mut m = self.meter.lock().unwrap_or_else(|e| e.into_inner());
         m.count += 1;

@@ -130,13 +130,27 @@ impl Hash {
         })
     }
 
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+    /// The digest of everything `reader` yields, read in chunks (never whole).
+    pub fn digest_reader(self, mut reader: impl std::io::Read) -> std::io::Result<Vec<u8>> {
         use sha2::Digest;
+        fn feed<D: sha2::Digest>(mut d: D, r: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match r.read(&mut buf)? {
+                    0 => return Ok(d.finalize().to_vec()),
+                    n => d.update(&buf[..n]),
+                }
+            }
+        }
         match self {
-            Hash::Sha256 => sha2::Sha256::digest(data).to_vec(),
-            Hash::Sha384 => sha2::Sha384::digest(data).to_vec(),
-            Hash::Sha512 => sha2::Sha512::digest(data).to_vec(),
-            Hash::None => data.to_vec(),
+            Hash::Sha256 => feed(sha2::Sha256::new(), &mut reader),
+            Hash::Sha384 => feed(sha2::Sha384::new(), &mut reader),
+            Hash::Sha512 => feed(sha2::Sha512::new(), &mut reader),
+            Hash::None => {
+                let mut data = Vec::new();
+                reader.read_to_end(&mut data)?;
+                Ok(data)
+            }
         }
     }
 }
@@ -179,7 +193,7 @@ mod tests {
             Hash::of_signature(signature::ECDSA_SHA384),
             Some(Hash::Sha384)
         );
-        assert_eq!(Hash::Sha256.digest(b"abc").len(), 32);
-        assert_eq!(Hash::None.digest(b"abc"), b"abc");
+        assert_eq!(Hash::Sha256.digest_reader(&b"abc"[..]).unwrap().len(), 32);
+        assert_eq!(Hash::None.digest_reader(&b"abc"[..]).unwrap(), b"abc");
     }
 }

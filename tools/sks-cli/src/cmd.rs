@@ -4,7 +4,7 @@ use crate::algs::{self, Class, Hash};
 use crate::cert::{self, CertInfo};
 use crate::conn::{self, Conn, Target};
 use crate::fail::Fail;
-use crate::{Command, PinCommand};
+use crate::{Command, PinCommand, SessionsCommand};
 use apdu_spec::methods::*;
 use apdu_spec::types::{Blob, Bytes, Uri};
 use pcsc_bridge::Sks;
@@ -36,6 +36,7 @@ pub fn run(command: &Command, target: &Target, verbose: bool) -> Result<(), Fail
         Command::Pin(p) => pin(&mut sks, p),
         Command::Delete(a) => delete(&mut sks, a),
         Command::Export(a) => export(&mut sks, a),
+        Command::Sessions { closed, action } => sessions(&mut sks, *closed, action.as_ref()),
     };
     conn::disconnect(sks);
     result
@@ -62,8 +63,42 @@ fn parse_hex(what: &str, s: &str) -> Result<Vec<u8>, Fail> {
     hex::decode(cleaned).map_err(|e| Fail::msg(format!("{what} is not valid hex: {e}")))
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, Fail> {
-    std::fs::read(path).map_err(|e| Fail::msg(format!("cannot read {}: {e}", path.display())))
+fn open_file(path: &Path) -> Result<std::fs::File, Fail> {
+    std::fs::File::open(path).map_err(|e| Fail::msg(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Data that goes to the card as a call argument: read up to the most one call carries, so a
+/// huge (or endless) file is refused at once instead of being read whole.
+fn read_call_data(path: &Path) -> Result<Vec<u8>, Fail> {
+    use std::io::Read;
+    let limit = apdu_spec::envelope::MAX_CALL_DATA;
+    let mut data = Vec::new();
+    open_file(path)?
+        .take(limit as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| Fail::msg(format!("cannot read {}: {e}", path.display())))?;
+    if data.len() > limit {
+        return Err(Fail::msg(format!(
+            "{} is larger than the {limit} bytes one card call can carry",
+            path.display()
+        )));
+    }
+    Ok(data)
+}
+
+/// Refuses, before anything reaches the key, a call without PIN on a PIN-protected key: the
+/// card would count it as a wrong PIN and use up a retry.
+fn require_pin(sks: &mut Card, key: u32, pin: &Option<String>) -> Result<(), Fail> {
+    if pin.is_some() {
+        return Ok(());
+    }
+    let p = sks.get_key_protection_info(&GetKeyProtectionInfoArgs { key_handle: key })?;
+    if p.protection_status & 0x01 != 0 && p.biometric_protection != 3 {
+        return Err(Fail::msg(format!(
+            "key {key} is PIN-protected: give its PIN with --pin (nothing was sent, no retry used)"
+        )));
+    }
+    Ok(())
 }
 
 fn write_file(path: &Path, data: &[u8]) -> Result<(), Fail> {
@@ -511,6 +546,42 @@ fn cert_cmd(sks: &mut Card, a: &crate::CertArgs) -> Result<(), Fail> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// sessions
+
+fn sessions(sks: &mut Card, closed: bool, action: Option<&SessionsCommand>) -> Result<(), Fail> {
+    if let Some(SessionsCommand::Abort { handle }) = action {
+        sks.abort_provisioning_session(&AbortProvisioningSessionArgs {
+            provisioning_handle: *handle,
+        })?;
+        println!("Aborted provisioning session {handle}");
+        return Ok(());
+    }
+    let list = sks.sessions(!closed)?;
+    let state = if closed { "closed" } else { "open" };
+    if list.is_empty() {
+        println!("No {state} provisioning sessions.");
+        return Ok(());
+    }
+    let mut o = String::new();
+    for (handle, s) in list {
+        let _ = writeln!(o, "Session {handle} ({state})");
+        line(&mut o, "server session id", &s.server_session_id);
+        line(&mut o, "client session id", &s.client_session_id);
+        line(&mut o, "issuer", &s.issuer_uri);
+        line(&mut o, "privacy enabled", yes_no(s.privacy_enabled));
+        line(
+            &mut o,
+            "updatable (KMK)",
+            yes_no(!s.key_management_key.is_empty()),
+        );
+        line(&mut o, "client time", s.client_time);
+        line(&mut o, "life time", format!("{} s", s.session_life_time));
+    }
+    print!("{o}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // user API
 
 fn sign(sks: &mut Card, a: &crate::SignArgs) -> Result<(), Fail> {
@@ -518,16 +589,21 @@ fn sign(sks: &mut Card, a: &crate::SignArgs) -> Result<(), Fail> {
     let data = match (&a.hash, &a.data_file) {
         (Some(h), _) => parse_hex("--hash", h)?,
         (None, Some(f)) => {
-            let content = read_file(f)?;
             let hash = Hash::of_signature(&alg).ok_or_else(|| {
                 Fail::msg(format!(
                     "unknown hash for algorithm {alg}: give the hash with --hash"
                 ))
             })?;
-            hash.digest(&content)
+            match hash {
+                Hash::None => read_call_data(f)?,
+                hash => hash
+                    .digest_reader(open_file(f)?)
+                    .map_err(|e| Fail::msg(format!("cannot read {}: {e}", f.display())))?,
+            }
         }
         (None, None) => return Err(Fail::msg("give --hash HEX or --data-file FILE")),
     };
+    require_pin(sks, a.key.key, &a.pin)?;
     let r = sks.sign_hashed_data(&SignHashedDataArgs {
         key_handle: a.key.key,
         algorithm: uri(&alg)?,
@@ -546,10 +622,11 @@ fn sign(sks: &mut Card, a: &crate::SignArgs) -> Result<(), Fail> {
 fn decrypt(sks: &mut Card, a: &crate::DecryptArgs) -> Result<(), Fail> {
     let alg = algs::resolve(&a.alg, Class::Decrypt).map_err(Fail::Msg)?;
     let data = match (&a.input, &a.hex) {
-        (Some(f), _) => read_file(f)?,
+        (Some(f), _) => read_call_data(f)?,
         (None, Some(h)) => parse_hex("--hex", h)?,
         (None, None) => return Err(Fail::msg("give --in FILE or --hex HEX")),
     };
+    require_pin(sks, a.key.key, &a.pin)?;
     let r = sks.asymmetric_key_decrypt(&AsymmetricKeyDecryptArgs {
         key_handle: a.key.key,
         algorithm: uri(&alg)?,
@@ -572,9 +649,10 @@ fn hmac(sks: &mut Card, a: &crate::HmacArgs) -> Result<(), Fail> {
     let alg = algs::resolve(&a.alg, Class::Hmac).map_err(Fail::Msg)?;
     let data = match (&a.data, &a.data_file) {
         (Some(h), _) => parse_hex("--data", h)?,
-        (None, Some(f)) => read_file(f)?,
+        (None, Some(f)) => read_call_data(f)?,
         (None, None) => return Err(Fail::msg("give --data HEX or --data-file FILE")),
     };
+    require_pin(sks, a.key.key, &a.pin)?;
     let r = sks.perform_hmac(&PerformHmacArgs {
         key_handle: a.key.key,
         algorithm: uri(&alg)?,

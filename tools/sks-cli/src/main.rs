@@ -86,6 +86,25 @@ pub enum Command {
     /// Export a key in the clear (exportKey): PKCS#8 for private keys, raw bytes for
     /// symmetric keys.
     Export(ExportArgs),
+    /// List the open provisioning sessions (enumerateProvisioningSessions); `abort N` aborts
+    /// one. Open sessions expire by themselves after their sessionLifeTime.
+    Sessions {
+        /// List the closed sessions instead.
+        #[arg(long)]
+        closed: bool,
+        #[command(subcommand)]
+        action: Option<SessionsCommand>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionsCommand {
+    /// Abort open session HANDLE (abortProvisioningSession): the session and every key, PIN
+    /// and PUK created in it are deleted.
+    Abort {
+        /// The session handle (see `sks sessions`).
+        handle: u32,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -600,3 +600,116 @@ fn an_image_held_by_another_card_is_refused_naming_the_holder() {
     drop(held);
     card.ok(&["info"]);
 }
+
+/// The card image of `card` opened in this process (the CLI must not hold it meanwhile).
+fn in_process(card: &Card) -> pcsc_bridge::Sks<pcsc_bridge::InProcess<dyn applet::Card + Send>> {
+    let c = applet::open_card(Some(&card.image())).expect("open the image");
+    pcsc_bridge::Sks::new(pcsc_bridge::InProcess::from_box(c).expect("select"))
+}
+
+#[test]
+fn open_sessions_are_listed_and_aborted() {
+    // Issue 9 item 8: `sks sessions` and `sks sessions abort N`.
+    let card = Card::new();
+    assert!(card
+        .ok(&["sessions"])
+        .contains("No open provisioning sessions"));
+    let handle = {
+        // An issuer that went away in the middle of provisioning.
+        let mut sks = in_process(&card);
+        let issuer = sks_issuer::Issuer::new().unwrap();
+        let s = issuer.session(&mut sks).life_time(3600).open().unwrap();
+        s.provisioning_handle()
+    };
+    let listing = card.ok(&["sessions"]);
+    assert!(
+        listing.contains(&format!("Session {handle} (open)")),
+        "{listing}"
+    );
+    assert!(listing.contains("3600 s"), "{listing}");
+    let out = card.ok(&["sessions", "abort", &handle.to_string()]);
+    assert!(
+        out.contains(&format!("Aborted provisioning session {handle}")),
+        "{out}"
+    );
+    assert!(card
+        .ok(&["sessions"])
+        .contains("No open provisioning sessions"));
+    let err = card.fails(&["sessions", "abort", &handle.to_string()]);
+    assert!(err.contains("ERROR_NO_SESSION"), "{err}");
+}
+
+#[test]
+fn a_forgotten_pin_is_refused_before_it_costs_a_retry() {
+    // Issue 9 item 10: without --pin the card would count a wrong PIN.
+    let card = Card::new();
+    let out = card.ok(&["provision", "--pin", "1234"]);
+    let key = handle_of(&out, "Sign.P256");
+    let err = card.fails(&[
+        "sign",
+        "--key",
+        &key,
+        "--alg",
+        "ecdsa-sha256",
+        "--hash",
+        &"ab".repeat(32),
+    ]);
+    assert!(
+        err.contains("PIN-protected") && err.contains("--pin"),
+        "{err}"
+    );
+    let errors = in_process(&card)
+        .get_key_protection_info(&apdu_spec::GetKeyProtectionInfoArgs {
+            key_handle: key.parse().unwrap(),
+        })
+        .unwrap()
+        .pin_error_count;
+    assert_eq!(errors, 0, "no retry was used");
+}
+
+#[test]
+fn a_huge_data_file_is_streamed_or_refused_never_read_whole() {
+    // Issue 9 item 10: `sign --data-file` hashes in chunks (peak memory far below the file
+    // size); data that goes to the card as is is refused above one call's 256 KiB, by name.
+    let card = Card::new();
+    let out = card.ok(&["provision", "--pin", "1234", "--hmac"]);
+    let key = handle_of(&out, "Sign.P256");
+    let big = card.path("big.bin");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(400 << 20).unwrap(); // 400 MiB, sparse
+    let sig = card.ok(&[
+        "sign",
+        "--key",
+        &key,
+        "--alg",
+        "ecdsa-sha256",
+        "--data-file",
+    ]
+    .into_iter()
+    .chain([big.to_str().unwrap(), "--pin", "1234"])
+    .collect::<Vec<_>>());
+    assert_eq!(sig.trim().len(), 128, "{sig}");
+    // SAFETY: getrusage only writes the struct it is given.
+    let peak_kib = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage.ru_maxrss
+    };
+    assert!(
+        peak_kib < 200 * 1024,
+        "a child of this test peaked at {peak_kib} KiB"
+    );
+
+    let hmac_key = handle_of(&out, "Key.HMAC");
+    let err = card.fails(&[
+        "hmac",
+        "--key",
+        &hmac_key,
+        "--pin",
+        "1234",
+        "--data-file",
+        big.to_str().unwrap(),
+    ]);
+    assert!(err.contains("262144 bytes"), "names the limit: {err}");
+    assert!(!err.contains("6700"), "{err}");
+}
