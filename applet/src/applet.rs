@@ -68,7 +68,9 @@ impl<S: Store> SksApplet<S> {
             reserve: 0,
         };
         applet.date_undated_sessions();
-        applet.expire_sessions();
+        if let Err(e) = applet.expire_sessions() {
+            log::error!("expired provisioning sessions could not be aborted: {e}");
+        }
         Ok(applet)
     }
 
@@ -114,7 +116,10 @@ impl<S: Store> SksApplet<S> {
     /// Runs one decoded call. Every method of the spec has an arm here (exhaustive match);
     /// each handler cites its spec section.
     fn exec(&mut self, command: Command) -> Result<Vec<u8>, apdu_spec::EncodeError> {
-        self.expire_sessions();
+        // No call is answered while an expired session could still be seen.
+        if let Err(e) = self.expire_sessions() {
+            return encode_response::<()>(&Err(e));
+        }
         // Provisioning methods are [2]..[53]; they may not eat into the counters' reserve.
         self.reserve = if (command.method() as u8) < 70 {
             STORE_RESERVE

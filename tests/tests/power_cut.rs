@@ -2,9 +2,11 @@
 //! "Ideally an SKS container should be able dealing with power-failures regardless when they
 //! occur").
 //!
-//! The workload provisions a session (PUK, PIN policy, two keys, property bag), fails PINs,
-//! signs, locks and unlocks with the PUK, sets a property, runs a second session with
-//! postUpdateKey + postDeleteKey + postUnlockKey, changes a PIN, and deletes a key. For every
+//! The workload provisions a session (PUK, PIN policy, two keys, property bag, and two keys
+//! under a PIN policy whose grouping demands different PINs), fails PINs, signs, locks and
+//! unlocks with the PUK, sets a property, runs a second session with postUpdateKey +
+//! postDeleteKey + postUnlockKey, changes a PIN, deletes a key, makes a counted guess at another
+//! group's PIN through changePin, and abandons a session that then expires. For every
 //! page write k of that workload, with and without tearing the k-th write, the card runs on an
 //! EEPROM whose power is cut at write k; then a fresh card is started from the torn image and
 //! must: open; hold every provisioning session either fully committed or not at all; never show
@@ -12,11 +14,10 @@
 //! session without its certificate; answer the next commands.
 
 use apdu_spec::{
-    algorithms, Bytes, ChangePinArgs, DeleteKeyArgs, EnumerateKeysArgs,
-    EnumerateProvisioningSessionsArgs, GetKeyAttributesArgs, GetKeyProtectionInfoArgs,
-    SetPropertyArgs, SignHashedDataArgs, UnlockKeyArgs, Uri,
+    algorithms, Bytes, ChangePinArgs, DeleteKeyArgs, EnumerateKeysArgs, GetKeyAttributesArgs,
+    GetKeyProtectionInfoArgs, SetPropertyArgs, SignHashedDataArgs, UnlockKeyArgs, Uri,
 };
-use applet::platform::{seeded_rng, FixedClock};
+use applet::platform::{seeded_rng, ManualClock};
 use applet::store::fault::{FaultHandle, FaultyMedium};
 use applet::store::{EepromStore, Geometry, MasterKey, Medium, RamMedium};
 use pcsc_bridge::{InProcess, Sks, Transport};
@@ -35,11 +36,19 @@ fn master_key() -> MasterKey {
     MasterKey::new([3; 16], [5; 32])
 }
 
+const START: Duration = Duration::from_secs(1_760_000_000);
+
 fn card_on<M: Medium + Send + 'static>(
     store: EepromStore<M>,
 ) -> Sks<InProcess<applet::SksCard<EepromStore<M>>>> {
-    let clock = Box::new(FixedClock::at(Duration::from_secs(1_760_000_000)));
-    let card = applet::card_with(store, seeded_rng(42), clock).expect("card starts");
+    card_at(store, ManualClock::at(START))
+}
+
+fn card_at<M: Medium + Send + 'static>(
+    store: EepromStore<M>,
+    clock: ManualClock,
+) -> Sks<InProcess<applet::SksCard<EepromStore<M>>>> {
+    let card = applet::card_with(store, seeded_rng(42), Box::new(clock)).expect("card starts");
     Sks::new(InProcess::new(card).expect("select"))
 }
 
@@ -55,6 +64,15 @@ struct Acknowledged {
     /// The last PIN error count of key A the card reported through a response.
     pin_errors: u16,
     puk_errors: u16,
+    /// Key S (signature PIN of a grouping policy) and the errors counted on it by guesses
+    /// through key T's changePin.
+    key_s: Option<u32>,
+    s_errors: u16,
+    /// Session 2 (postUpdateKey + postUnlockKey), once open.
+    session_2: Option<u32>,
+    /// The abandoned session, and whether the card answered a call after it expired.
+    abandoned: Option<u32>,
+    expired: bool,
     /// A call that may legitimately reset the counters (a correct PIN or PUK, a close with
     /// postUnlockKey) is in flight: its reset may have landed without its answer.
     resetting: bool,
@@ -79,15 +97,17 @@ fn workload<T: Transport>(
     sks: &mut Sks<T>,
     issuer: &Issuer,
     kmk: &Kmk,
+    clock: &ManualClock,
     ack: &mut Acknowledged,
 ) -> bool {
-    run(sks, issuer, kmk, ack).is_ok()
+    run(sks, issuer, kmk, clock, ack).is_ok()
 }
 
 fn run<T: Transport>(
     sks: &mut Sks<T>,
     issuer: &Issuer,
     kmk: &Kmk,
+    clock: &ManualClock,
     ack: &mut Acknowledged,
 ) -> Result<(), String> {
     let e = |e: &dyn std::fmt::Display| e.to_string();
@@ -120,7 +140,27 @@ fn run<T: Transport>(
     let b = s.certify(&b).map_err(|x| e(&x))?;
     s.property_bag(&b, BAG, &[Property::new("Counter", "0", true)])
         .map_err(|x| e(&x))?;
+    // signature+standard grouping: S's and T's PINs must differ.
+    let grouping = PinPolicy {
+        grouping: 2,
+        retry_limit: 3,
+        ..PinPolicy::default()
+    };
+    s.pin_policy("PIN.2", Some(&puk), grouping)
+        .map_err(|x| e(&x))?;
+    let mut grouped = Vec::new();
+    for (id, pin, usage) in [("S", b"1111", 0), ("T", b"2222", 1)] {
+        let k = s
+            .key(id)
+            .pin("PIN.2", pin)
+            .app_usage(usage)
+            .algorithm(alg::EC_P256)
+            .create()
+            .map_err(|x| e(&x))?;
+        grouped.push(s.certify(&k).map_err(|x| e(&x))?);
+    }
     s.close().map_err(|x| e(&x))?;
+    ack.key_s = Some(grouped[0].handle);
     ack.key_a = Some(a.handle);
     ack.key_b = Some(b.handle);
     ack.b_original_cert = b.certificate_path.first().cloned();
@@ -170,6 +210,7 @@ fn run<T: Transport>(
 
     // Session 2: update B with a new key, unlock A; then close.
     let mut s = issuer.session(sks).kmk(kmk).open().map_err(|x| e(&x))?;
+    ack.session_2 = Some(s.provisioning_handle());
     let d = s
         .key("D")
         .algorithm(alg::EC_P256)
@@ -198,6 +239,32 @@ fn run<T: Transport>(
     })
     .map_err(|x| e(&x))?;
     ack.key_a = None;
+    ack.steps += 1;
+
+    // A guess at S's PIN through T's changePin: counted on S before it is answered.
+    sks.change_pin(&ChangePinArgs {
+        key_handle: grouped[1].handle,
+        authorization: Bytes(b"2222".to_vec()),
+        new_pin: Bytes(b"3333".to_vec()),
+    })
+    .map_err(|x| e(&x))?;
+    ack.s_errors = 1;
+    ack.steps += 1;
+
+    // An issuer that goes away: its session expires and is aborted at the next call.
+    let mut s = issuer
+        .session(sks)
+        .life_time(60)
+        .open()
+        .map_err(|x| e(&x))?;
+    s.key("X")
+        .algorithm(alg::EC_P256)
+        .create()
+        .map_err(|x| e(&x))?;
+    ack.abandoned = Some(s.provisioning_handle());
+    clock.advance(Duration::from_secs(61));
+    sks.get_device_info().map_err(|x| e(&x))?;
+    ack.expired = true;
     ack.steps += 1;
     Ok(())
 }
@@ -244,13 +311,11 @@ fn check_recovered<T: Transport>(sks: &mut Sks<T>, ack: &Acknowledged, point: &s
             "{point}: key B has a certificate from neither state"
         );
         if updated {
+            let open = sks
+                .sessions(true)
+                .unwrap_or_else(|e| panic!("{point}: sessions: {e}"));
             assert!(
-                sks.enumerate_provisioning_sessions(&EnumerateProvisioningSessionsArgs {
-                    provisioning_handle: 0,
-                    provisioning_state: true
-                })
-                .map(|o| o.session.is_none())
-                .unwrap_or(false),
+                !open.iter().any(|(h, _)| Some(*h) == ack.session_2),
                 "{point}: session 2 committed but still open"
             );
         }
@@ -282,6 +347,23 @@ fn check_recovered<T: Transport>(sks: &mut Sks<T>, ack: &Acknowledged, point: &s
                 ack.puk_errors
             );
         }
+    }
+    if let Some(s) = ack.key_s {
+        let info = sks
+            .get_key_protection_info(&GetKeyProtectionInfoArgs { key_handle: s })
+            .unwrap_or_else(|e| panic!("{point}: key S: {e}"));
+        assert!(
+            info.pin_error_count >= ack.s_errors,
+            "{point}: the guess at S's PIN was answered but not counted"
+        );
+    }
+    if let (Some(abandoned), true) = (ack.abandoned, ack.expired) {
+        let still_open = sks
+            .sessions(true)
+            .unwrap_or_else(|e| panic!("{point}: sessions: {e}"))
+            .iter()
+            .any(|(h, _)| *h == abandoned);
+        assert!(!still_open, "{point}: the expired session came back");
     }
     // And a new session still provisions and closes.
     let issuer = Issuer::new().unwrap();
@@ -320,9 +402,10 @@ fn run_with_cut(
     let faulty = FaultyMedium::new(ram, cut, tear);
     let handle = faulty.handle();
     let store = EepromStore::open_with_medium(faulty, master_key()).expect("open base image");
-    let mut sks = card_on(store);
+    let clock = ManualClock::at(START);
+    let mut sks = card_at(store, clock.clone());
     let mut ack = Acknowledged::default();
-    let finished = workload(&mut sks, issuer, kmk, &mut ack);
+    let finished = workload(&mut sks, issuer, kmk, &clock, &mut ack);
     (ack, finished, handle, keep)
 }
 

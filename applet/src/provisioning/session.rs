@@ -1,7 +1,7 @@
 //! Session life cycle: createProvisioningSession [2], enumerateProvisioningSessions [4],
 //! abortProvisioningSession [5], updateKeyManagementKey [7].
 
-use super::option;
+use super::{option, storage};
 use crate::algorithm::key_is_supported;
 use crate::applet::SksApplet;
 use crate::crypto::{hmac_sha256, PrivateKey, PublicKey};
@@ -208,22 +208,22 @@ impl<S: Store> SksApplet<S> {
     /// Aborts, in one transaction, every open session whose sessionLifeTime has run out on the
     /// card's clock (spec 7.4 createProvisioningSession: sessionLifeTime), so that abandoned
     /// sessions cannot pile up. Runs before every call and at start.
-    pub(crate) fn expire_sessions(&mut self) {
+    /// Fails (and changes nothing) only when the store cannot commit.
+    pub(crate) fn expire_sessions(&mut self) -> Result<(), SksError> {
         let now = self.clock.now().as_secs();
         let expired = self.db.expired_sessions(now);
         if expired.is_empty() {
-            return;
+            return Ok(());
         }
         for &h in &expired {
             self.db.remove_session_and_objects(h);
         }
-        match self.db.save(&mut self.store) {
-            Ok(()) => log::info!("provisioning sessions {expired:?} expired: aborted"),
-            Err(e) => {
-                log::error!("expired sessions {expired:?} could not be aborted: {e}");
-                self.db.discard(&self.store);
-            }
+        if let Err(e) = self.db.save(&mut self.store) {
+            self.db.discard(&self.store);
+            return Err(storage(e));
         }
+        log::info!("provisioning sessions {expired:?} expired: aborted");
+        Ok(())
     }
 
     /// Dates the open sessions of an image written before deadlines existed: their
