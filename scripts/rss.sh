@@ -20,6 +20,8 @@ unshare --mount --propagation private sh -c \
     "mkdir -p /run/pcscd && mount --bind '$DIR/ipc' /run/pcscd && exec pcscd --foreground -c '$DIR/conf'" \
     > "$DIR/pcscd.log" 2>&1 &
 PCSCD=$!
+i=0
+while [ ! -S "$DIR/ipc/pcscd.comm" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 "$CARD" --port "$PORT" --store "$DIR/card.img" --log-level warn 2> "$DIR/card.log" &
 CARDPID=$!
 cleanup() { kill "$CARDPID" "$PCSCD" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DIR"; }
