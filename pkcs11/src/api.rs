@@ -737,6 +737,10 @@ pub unsafe extern "C" fn C_SignInit(
                 return Err(CKR_OPERATION_ACTIVE);
             }
             let k = op_key(t, key, Usage::Sign)?;
+            log::debug!(
+                "C_SignInit: mechanism {ty:#x}, object {key}, {:?}",
+                k.key_type
+            );
             let mech = SignMech::new(ty, &k)?;
             s.context_pin = None;
             s.sign = Some(SignOp {

@@ -1,5 +1,6 @@
 //! Where cards come from: PC/SC readers (the default) or one in-process card
 //! (`SKS_PKCS11_INPROCESS=ram|<store path>`, for tests and experiments without pcscd).
+//! `SKS_PKCS11_READER=<text>` limits the slots to readers whose name contains the text.
 
 use pcsc_bridge::{InProcess, PcscTransport, Sks, Transport};
 use std::ffi::CString;
@@ -54,10 +55,12 @@ impl Backend {
                     };
                     match c.list_readers_owned() {
                         Ok(names) => {
+                            let only = std::env::var("SKS_PKCS11_READER").unwrap_or_default();
                             return names
                                 .iter()
                                 .map(|n| n.to_string_lossy().into_owned())
-                                .collect()
+                                .filter(|n| n.contains(&only))
+                                .collect();
                         }
                         Err(pcsc::Error::NoReadersAvailable) => return Vec::new(),
                         Err(e) => {

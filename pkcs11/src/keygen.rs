@@ -222,7 +222,7 @@ pub fn generate(
         }
         let mut builder = s.key("Key.1");
         if let Some(pin) = &pin {
-            builder = builder.pin("PIN.1", pin).pin_caching(true);
+            builder = builder.pin("PIN.1", pin);
         }
         let key = builder
             .algorithm(alg)

@@ -40,6 +40,8 @@ const DIGEST_INFO: [(&[u8], &str); 3] = [
 
 /// What a failed card call means in PKCS #11 terms, for an operation of kind `op`.
 pub fn card_error(e: &pcsc_bridge::Error, op: CK_RV) -> CK_RV {
+    // SKS error messages name the failed check, never a PIN or key value.
+    log::debug!("card call failed: {e}");
     match e {
         pcsc_bridge::Error::Sks(s) => match s.code {
             ErrorCode::Authorization => CKR_PIN_INCORRECT,

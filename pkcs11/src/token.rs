@@ -5,11 +5,14 @@
 //! SKS PINs belong to keys (through PIN policies); PKCS #11 has one user PIN per token. The
 //! module maps them thus:
 //!
-//! * The *anchor* is the first key (in enumerateKeys order) that is PIN protected and allows
-//!   PIN caching (`enablePinCaching`, spec 7.4 createKeyEntry: "middleware may cache the PIN").
-//! * The *user-PIN group* is the anchor and every PIN-protected, PIN-caching key that shares
-//!   its PIN: same provisioning session and same PIN policy settings, or created by this
-//!   module's local issuer (C_GenerateKeyPair gives those keys the user PIN).
+//! * The *anchor* is the first key (in enumerateKeys order) that is PIN protected.
+//! * The *user-PIN group* is the anchor and every PIN-protected key that shares its PIN: same
+//!   provisioning session and same PIN policy settings, or created by this module's local
+//!   issuer (C_GenerateKeyPair gives those keys the user PIN).
+//! * PKCS #11 login keeps the PIN in the module for the login's lifetime (zeroized at
+//!   C_Logout / last C_CloseSession). SKS's `enablePinCaching` (which the card only accepts
+//!   with inputMethod trusted-gui) is therefore not required: a PKCS #11 application is the
+//!   PIN-entry program. Documented deviation, see README.md.
 //! * C_Login(CKU_USER) asks the card whether the PIN is the anchor's (see
 //!   [`crate::ops::check_pin`]): the card counts the attempt and answers; the module keeps the
 //!   PIN (zeroized on logout) only when the card said it is right.
@@ -242,7 +245,7 @@ impl Token {
 
 /// The user-PIN group (see the module documentation).
 fn user_group(keys: &[KeyInfo]) -> HashSet<u32> {
-    let caching = |k: &&KeyInfo| k.pin_protected() && k.protection.enable_pin_caching;
+    let caching = |k: &&KeyInfo| k.pin_protected();
     let Some(anchor) = keys.iter().find(caching) else {
         return HashSet::new();
     };
