@@ -1170,6 +1170,26 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
     })
 }
 
+/// The SKS API has no random-number method: C_GenerateRandom returns the host operating
+/// system's CSPRNG output (getrandom), which is what the module's own operations use too.
+pub unsafe extern "C" fn C_GenerateRandom(
+    h: CK_SESSION_HANDLE,
+    p_data: *mut CK_BYTE,
+    len: CK_ULONG,
+) -> CK_RV {
+    guard(|| {
+        with(|m| m.session(h).map(|_| ()))?;
+        if len == 0 {
+            return Ok(());
+        }
+        if p_data.is_null() {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        let buf = std::slice::from_raw_parts_mut(p_data, len as usize);
+        getrandom::fill(buf).map_err(|_| CKR_FUNCTION_FAILED)
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the card does not offer
 
@@ -1215,6 +1235,5 @@ unsupported_session_fn!(C_UnwrapKey, CKR_MECHANISM_INVALID,
     (m: *mut CK_MECHANISM, w: CK_OBJECT_HANDLE, d: *mut CK_BYTE, l: CK_ULONG,
      t: *mut CK_ATTRIBUTE, n: CK_ULONG, k: *mut CK_OBJECT_HANDLE));
 unsupported_session_fn!(C_SeedRandom, CKR_RANDOM_SEED_NOT_SUPPORTED, (d: *mut CK_BYTE, l: CK_ULONG));
-unsupported_session_fn!(C_GenerateRandom, CKR_RANDOM_NO_RNG, (d: *mut CK_BYTE, l: CK_ULONG));
 unsupported_session_fn!(C_GetFunctionStatus, CKR_FUNCTION_NOT_PARALLEL, ());
 unsupported_session_fn!(C_CancelFunction, CKR_FUNCTION_NOT_PARALLEL, ());
