@@ -45,7 +45,11 @@ pub fn module() -> PathBuf {
 /// `ec-key` (P-256, ecdsa-sha256 + ECDH), `rsa-key` (RSA-2048, sign + decrypt),
 /// `hmac-key` (HMAC-SHA256, [`HMAC_KEY`]), `aes-key` (AES-128, [`AES_KEY`]).
 pub fn provisioned_card() -> Box<dyn applet::Card + Send> {
-    let card = applet::open_card(None).expect("in-process card");
+    provision(applet::open_card(None).expect("in-process card"))
+}
+
+/// Provisions `card` as [`provisioned_card`] describes.
+pub fn provision(card: Box<dyn applet::Card + Send>) -> Box<dyn applet::Card + Send> {
     let mut sks = Sks::new(InProcess::from_box(card).expect("SELECT"));
     let issuer = Issuer::new().expect("issuer");
     {

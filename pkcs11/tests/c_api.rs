@@ -1,0 +1,345 @@
+//! The C ABI through the function list, on an in-process card (`SKS_PKCS11_INPROCESS`): the
+//! return codes PKCS #11 names for bad input (NULL pointers, buffer sizes, two-call size
+//! queries, unknown mechanisms, wrong and blocked PINs, C_Initialize arguments), and the
+//! output formats (ECDSA r‖s, verified with RustCrypto's p256).
+
+mod common;
+
+use cryptoki_sys::*;
+use p256::ecdsa::signature::Verifier;
+use std::ptr::null_mut;
+
+fn f() -> &'static CK_FUNCTION_LIST {
+    let mut p: *mut CK_FUNCTION_LIST = null_mut();
+    assert_eq!(unsafe { sks_pkcs11::C_GetFunctionList(&mut p) }, CKR_OK);
+    unsafe { &*p }
+}
+
+macro_rules! call {
+    ($name:ident ( $($arg:expr),* )) => {
+        unsafe { (f().$name.expect(stringify!($name)))($($arg),*) }
+    };
+}
+
+fn attr(t: CK_ATTRIBUTE_TYPE, v: &mut [u8]) -> CK_ATTRIBUTE {
+    CK_ATTRIBUTE {
+        type_: t,
+        pValue: v.as_mut_ptr() as *mut _,
+        ulValueLen: v.len() as CK_ULONG,
+    }
+}
+
+fn find(s: CK_SESSION_HANDLE, class: CK_OBJECT_CLASS, label: &str) -> CK_OBJECT_HANDLE {
+    let mut class = class.to_ne_bytes();
+    let mut label_bytes = label.as_bytes().to_vec();
+    let mut tpl = [
+        attr(CKA_CLASS, &mut class),
+        attr(CKA_LABEL, &mut label_bytes),
+    ];
+    assert_eq!(call!(C_FindObjectsInit(s, tpl.as_mut_ptr(), 2)), CKR_OK);
+    let mut h = [0; 4];
+    let mut n = 0;
+    assert_eq!(call!(C_FindObjects(s, h.as_mut_ptr(), 4, &mut n)), CKR_OK);
+    assert_eq!(call!(C_FindObjectsFinal(s)), CKR_OK);
+    assert_eq!(n, 1, "exactly one {label}");
+    h[0]
+}
+
+fn token_flags(slot: CK_SLOT_ID) -> CK_FLAGS {
+    let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
+    assert_eq!(call!(C_GetTokenInfo(slot, &mut info)), CKR_OK);
+    info.flags
+}
+
+fn login(s: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &str) -> CK_RV {
+    let mut pin = pin.as_bytes().to_vec();
+    call!(C_Login(s, user, pin.as_mut_ptr(), pin.len() as CK_ULONG))
+}
+
+unsafe extern "C" fn create_mutex(_: *mut *mut std::ffi::c_void) -> CK_RV {
+    CKR_OK
+}
+unsafe extern "C" fn mutex_op(_: *mut std::ffi::c_void) -> CK_RV {
+    CKR_OK
+}
+
+#[test]
+fn c_api_return_codes_and_formats() {
+    let dir = std::env::temp_dir().join(format!("sks-p11-capi-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let image = dir.join("card.img");
+    drop(common::provision(
+        applet::open_card(Some(&image)).expect("card image"),
+    ));
+    std::env::set_var("SKS_PKCS11_INPROCESS", &image);
+
+    // C_GetFunctionList and calls before C_Initialize.
+    assert_eq!(
+        unsafe { sks_pkcs11::C_GetFunctionList(null_mut()) },
+        CKR_ARGUMENTS_BAD
+    );
+    let mut info: CK_INFO = unsafe { std::mem::zeroed() };
+    assert_eq!(call!(C_GetInfo(&mut info)), CKR_CRYPTOKI_NOT_INITIALIZED);
+
+    // C_Initialize arguments.
+    let mut args = CK_C_INITIALIZE_ARGS {
+        CreateMutex: None,
+        DestroyMutex: None,
+        LockMutex: None,
+        UnlockMutex: None,
+        flags: 0,
+        pReserved: 1 as *mut _,
+    };
+    let init = |a: &mut CK_C_INITIALIZE_ARGS| {
+        let p = a as *mut CK_C_INITIALIZE_ARGS as *mut std::ffi::c_void;
+        call!(C_Initialize(p))
+    };
+    assert_eq!(init(&mut args), CKR_ARGUMENTS_BAD, "pReserved");
+    args.pReserved = null_mut();
+    args.CreateMutex = Some(create_mutex);
+    assert_eq!(init(&mut args), CKR_ARGUMENTS_BAD, "some mutex functions");
+    args.DestroyMutex = Some(mutex_op);
+    args.LockMutex = Some(mutex_op);
+    args.UnlockMutex = Some(mutex_op);
+    assert_eq!(init(&mut args), CKR_CANT_LOCK, "app mutexes only");
+    args.flags = CKF_OS_LOCKING_OK;
+    assert_eq!(init(&mut args), CKR_OK);
+    assert_eq!(
+        call!(C_Initialize(null_mut())),
+        CKR_CRYPTOKI_ALREADY_INITIALIZED
+    );
+    assert_eq!(call!(C_GetInfo(&mut info)), CKR_OK);
+    assert_eq!(
+        (info.cryptokiVersion.major, info.cryptokiVersion.minor),
+        (2, 40)
+    );
+    assert_eq!(call!(C_GetInfo(null_mut())), CKR_ARGUMENTS_BAD);
+
+    // Two-call slot list.
+    let mut n: CK_ULONG = 0;
+    assert_eq!(
+        call!(C_GetSlotList(CK_TRUE, null_mut(), null_mut())),
+        CKR_ARGUMENTS_BAD
+    );
+    assert_eq!(call!(C_GetSlotList(CK_TRUE, null_mut(), &mut n)), CKR_OK);
+    assert_eq!(n, 1);
+    let mut slots = [99; 2];
+    let mut zero: CK_ULONG = 0;
+    assert_eq!(
+        call!(C_GetSlotList(CK_TRUE, slots.as_mut_ptr(), &mut zero)),
+        CKR_BUFFER_TOO_SMALL
+    );
+    assert_eq!(zero, 1);
+    n = 2;
+    assert_eq!(
+        call!(C_GetSlotList(CK_TRUE, slots.as_mut_ptr(), &mut n)),
+        CKR_OK
+    );
+    let slot = slots[0];
+    let flags = token_flags(slot);
+    assert_ne!(flags & CKF_LOGIN_REQUIRED, 0);
+    assert_eq!(flags & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED), 0);
+
+    // Sessions.
+    let mut s: CK_SESSION_HANDLE = 0;
+    assert_eq!(
+        call!(C_OpenSession(slot, 0, null_mut(), None, &mut s)),
+        CKR_SESSION_PARALLEL_NOT_SUPPORTED
+    );
+    assert_eq!(
+        call!(C_OpenSession(
+            7,
+            CKF_SERIAL_SESSION,
+            null_mut(),
+            None,
+            &mut s
+        )),
+        CKR_SLOT_ID_INVALID
+    );
+    assert_eq!(
+        call!(C_OpenSession(
+            slot,
+            CKF_SERIAL_SESSION,
+            null_mut(),
+            None,
+            null_mut()
+        )),
+        CKR_ARGUMENTS_BAD
+    );
+    let rw = CKF_SERIAL_SESSION | CKF_RW_SESSION;
+    assert_eq!(
+        call!(C_OpenSession(slot, rw, null_mut(), None, &mut s)),
+        CKR_OK
+    );
+    assert_eq!(call!(C_CloseSession(s + 1000)), CKR_SESSION_HANDLE_INVALID);
+
+    // Login: the card judges the PIN; a wrong one is counted and shown in the flags.
+    assert_eq!(login(s, CKU_USER, "9999"), CKR_PIN_INCORRECT);
+    assert_ne!(token_flags(slot) & CKF_USER_PIN_COUNT_LOW, 0);
+    assert_eq!(
+        call!(C_Login(s, CKU_USER, null_mut(), 4)),
+        CKR_ARGUMENTS_BAD
+    );
+    assert_eq!(login(s, 77, "1234"), CKR_USER_TYPE_INVALID);
+    assert_eq!(login(s, CKU_USER, common::PIN), CKR_OK);
+    assert_eq!(
+        token_flags(slot) & CKF_USER_PIN_COUNT_LOW,
+        0,
+        "reset by the card"
+    );
+    assert_eq!(login(s, CKU_USER, common::PIN), CKR_USER_ALREADY_LOGGED_IN);
+
+    let ec = find(s, CKO_PRIVATE_KEY, "ec-key");
+    let ec_pub = find(s, CKO_PUBLIC_KEY, "ec-key");
+
+    // Attributes: sensitive, unknown, too small, two-call.
+    let mut v = [0u8; 8];
+    let mut a = [attr(CKA_VALUE, &mut v)];
+    assert_eq!(
+        call!(C_GetAttributeValue(s, ec, a.as_mut_ptr(), 1)),
+        CKR_ATTRIBUTE_SENSITIVE
+    );
+    assert_eq!(a[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    let mut a = [attr(CKA_MODULUS, &mut v)];
+    assert_eq!(
+        call!(C_GetAttributeValue(s, ec, a.as_mut_ptr(), 1)),
+        CKR_ATTRIBUTE_TYPE_INVALID
+    );
+    let mut a = [CK_ATTRIBUTE {
+        type_: CKA_EC_POINT,
+        pValue: null_mut(),
+        ulValueLen: 0,
+    }];
+    assert_eq!(
+        call!(C_GetAttributeValue(s, ec_pub, a.as_mut_ptr(), 1)),
+        CKR_OK
+    );
+    assert_eq!(a[0].ulValueLen, 67, "DER OCTET STRING of a P-256 point");
+    let mut small = [0u8; 10];
+    let mut a = [attr(CKA_EC_POINT, &mut small)];
+    assert_eq!(
+        call!(C_GetAttributeValue(s, ec_pub, a.as_mut_ptr(), 1)),
+        CKR_BUFFER_TOO_SMALL
+    );
+    let mut point = [0u8; 67];
+    let mut a = [attr(CKA_EC_POINT, &mut point)];
+    assert_eq!(
+        call!(C_GetAttributeValue(s, ec_pub, a.as_mut_ptr(), 1)),
+        CKR_OK
+    );
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point[2..]).expect("EC point");
+
+    // Mechanisms.
+    let mut m = CK_MECHANISM {
+        mechanism: CKM_SHA1_RSA_PKCS,
+        pParameter: null_mut(),
+        ulParameterLen: 0,
+    };
+    assert_eq!(call!(C_SignInit(s, &mut m, ec)), CKR_MECHANISM_INVALID);
+    m.mechanism = CKM_SHA256_RSA_PKCS;
+    assert_eq!(call!(C_SignInit(s, &mut m, ec)), CKR_KEY_TYPE_INCONSISTENT);
+    assert_eq!(call!(C_SignInit(s, null_mut(), ec)), CKR_ARGUMENTS_BAD);
+    assert_eq!(call!(C_SignInit(s, &mut m, 0xdead)), CKR_KEY_HANDLE_INVALID);
+    let mut mi: CK_MECHANISM_INFO = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        call!(C_GetMechanismInfo(slot, CKM_MD5, &mut mi)),
+        CKR_MECHANISM_INVALID
+    );
+
+    // Single-part ECDSA-SHA256 with the two-call size query.
+    let data = b"two-call size queries".to_vec();
+    m.mechanism = CKM_ECDSA_SHA256;
+    assert_eq!(call!(C_SignInit(s, &mut m, ec)), CKR_OK);
+    assert_eq!(call!(C_SignInit(s, &mut m, ec)), CKR_OPERATION_ACTIVE);
+    let mut len: CK_ULONG = 0;
+    let d = data.as_ptr() as *mut u8;
+    let dl = data.len() as CK_ULONG;
+    assert_eq!(call!(C_Sign(s, d, dl, null_mut(), &mut len)), CKR_OK);
+    assert_eq!(len, 64);
+    let mut sig = [0u8; 64];
+    len = 10;
+    assert_eq!(
+        call!(C_Sign(s, d, dl, sig.as_mut_ptr(), &mut len)),
+        CKR_BUFFER_TOO_SMALL
+    );
+    assert_eq!(len, 64);
+    assert_eq!(call!(C_Sign(s, d, dl, sig.as_mut_ptr(), &mut len)), CKR_OK);
+    let signature = p256::ecdsa::Signature::from_slice(&sig).expect("r||s");
+    key.verify(&data, &signature)
+        .expect("ECDSA-SHA256 verifies");
+    assert_eq!(
+        call!(C_Sign(s, d, dl, sig.as_mut_ptr(), &mut len)),
+        CKR_OPERATION_NOT_INITIALIZED
+    );
+
+    // Multi-part.
+    assert_eq!(call!(C_SignInit(s, &mut m, ec)), CKR_OK);
+    assert_eq!(call!(C_SignUpdate(s, d, 3)), CKR_OK);
+    assert_eq!(call!(C_SignUpdate(s, d.wrapping_add(3), dl - 3)), CKR_OK);
+    len = 64;
+    assert_eq!(call!(C_SignFinal(s, sig.as_mut_ptr(), &mut len)), CKR_OK);
+    let signature = p256::ecdsa::Signature::from_slice(&sig).expect("r||s");
+    key.verify(&data, &signature)
+        .expect("multi-part ECDSA-SHA256 verifies");
+
+    // Decrypt with the wrong size of ciphertext.
+    let rsa = find(s, CKO_PRIVATE_KEY, "rsa-key");
+    m.mechanism = CKM_RSA_PKCS;
+    assert_eq!(call!(C_DecryptInit(s, &mut m, rsa)), CKR_OK);
+    let mut out = [0u8; 256];
+    len = 256;
+    assert_eq!(
+        call!(C_Decrypt(s, d, dl, out.as_mut_ptr(), &mut len)),
+        CKR_ENCRYPTED_DATA_LEN_RANGE
+    );
+    assert_eq!(
+        call!(C_DecryptFinal(s, out.as_mut_ptr(), &mut len)),
+        CKR_OPERATION_NOT_INITIALIZED
+    );
+
+    // Block the PIN: three wrong PINs (retry limit 3), the last one CKR_PIN_LOCKED.
+    assert_eq!(call!(C_Logout(s)), CKR_OK);
+    assert_eq!(call!(C_Logout(s)), CKR_USER_NOT_LOGGED_IN);
+    assert_eq!(login(s, CKU_USER, "0000"), CKR_PIN_INCORRECT);
+    assert_eq!(login(s, CKU_USER, "0000"), CKR_PIN_INCORRECT);
+    assert_ne!(token_flags(slot) & CKF_USER_PIN_FINAL_TRY, 0);
+    assert_eq!(login(s, CKU_USER, "0000"), CKR_PIN_LOCKED);
+    assert_ne!(token_flags(slot) & CKF_USER_PIN_LOCKED, 0);
+    assert_eq!(
+        login(s, CKU_USER, common::PIN),
+        CKR_PIN_LOCKED,
+        "the card refuses"
+    );
+
+    // The SO (PUK) sets a new PIN.
+    assert_eq!(login(s, CKU_SO, "654321"), CKR_PIN_INCORRECT);
+    assert_eq!(login(s, CKU_SO, common::PUK), CKR_OK);
+    let mut new_pin = b"4321".to_vec();
+    assert_eq!(call!(C_InitPIN(s, new_pin.as_mut_ptr(), 4)), CKR_OK);
+    assert_eq!(call!(C_Logout(s)), CKR_OK);
+    assert_eq!(token_flags(slot) & CKF_USER_PIN_LOCKED, 0);
+    assert_eq!(login(s, CKU_USER, "4321"), CKR_OK);
+
+    // Unsupported parts answer with the standard's codes.
+    assert_eq!(call!(C_DigestInit(s, &mut m)), CKR_MECHANISM_INVALID);
+    assert_eq!(call!(C_VerifyInit(s, &mut m, ec)), CKR_MECHANISM_INVALID);
+    assert_eq!(
+        call!(C_WaitForSlotEvent(0, &mut zero, null_mut())),
+        CKR_FUNCTION_NOT_SUPPORTED
+    );
+    let mut h: CK_OBJECT_HANDLE = 0;
+    assert_eq!(
+        call!(C_CreateObject(s, null_mut(), 0, &mut h)),
+        CKR_FUNCTION_NOT_SUPPORTED
+    );
+    assert_eq!(
+        call!(C_SetAttributeValue(s, ec, null_mut(), 0)),
+        CKR_ACTION_PROHIBITED
+    );
+
+    assert_eq!(call!(C_CloseAllSessions(slot)), CKR_OK);
+    assert_eq!(call!(C_Finalize(1 as *mut _)), CKR_ARGUMENTS_BAD);
+    assert_eq!(call!(C_Finalize(null_mut())), CKR_OK);
+    assert_eq!(call!(C_Finalize(null_mut())), CKR_CRYPTOKI_NOT_INITIALIZED);
+    let _ = std::fs::remove_dir_all(&dir);
+}
