@@ -33,7 +33,7 @@ fn flag(t: &Template, a: CK_ATTRIBUTE_TYPE) -> Option<bool> {
         .map(|(_, v)| v.first().copied().unwrap_or(0) != 0)
 }
 
-fn value<'a>(t: &'a Template, a: CK_ATTRIBUTE_TYPE) -> Option<&'a [u8]> {
+fn value(t: &Template, a: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
     t.iter().find(|(x, _)| *x == a).map(|(_, v)| v.as_slice())
 }
 

@@ -100,9 +100,8 @@ fn pin_error(t: &mut Token, key: &KeyInfo, new: &[u8], e: pcsc_bridge::Error) ->
             let len = new.len();
             if len < usize::from(p.min_length) || len > usize::from(p.max_length) {
                 CKR_PIN_LEN_RANGE
-            } else if !p.user_modifiable {
-                CKR_PIN_INVALID
             } else {
+                // Pattern rules, or a PIN the policy does not let the user change.
                 CKR_PIN_INVALID
             }
         }

@@ -88,7 +88,7 @@ fn c_api_return_codes_and_formats() {
         LockMutex: None,
         UnlockMutex: None,
         flags: 0,
-        pReserved: 1 as *mut _,
+        pReserved: std::ptr::dangling_mut(),
     };
     let init = |a: &mut CK_C_INITIALIZE_ARGS| {
         let p = a as *mut CK_C_INITIALIZE_ARGS as *mut std::ffi::c_void;
@@ -338,7 +338,10 @@ fn c_api_return_codes_and_formats() {
     );
 
     assert_eq!(call!(C_CloseAllSessions(slot)), CKR_OK);
-    assert_eq!(call!(C_Finalize(1 as *mut _)), CKR_ARGUMENTS_BAD);
+    assert_eq!(
+        call!(C_Finalize(std::ptr::dangling_mut())),
+        CKR_ARGUMENTS_BAD
+    );
     assert_eq!(call!(C_Finalize(null_mut())), CKR_OK);
     assert_eq!(call!(C_Finalize(null_mut())), CKR_CRYPTOKI_NOT_INITIALIZED);
     let _ = std::fs::remove_dir_all(&dir);
