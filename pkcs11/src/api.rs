@@ -714,8 +714,10 @@ fn op_key(t: &Token, obj: CK_OBJECT_HANDLE, usage: Usage) -> Rv<KeyInfo> {
 /// After a failed card call: a wrong or blocked PIN is never kept.
 fn after_error(t: &mut Token, s: &mut Session, rv: CK_RV) -> CK_RV {
     if rv == CKR_PIN_INCORRECT {
-        s.context_pin = None;
-        t.user_pin = None;
+        // Forget the PIN that was used: the context-specific one, else the user PIN.
+        if s.context_pin.take().is_none() {
+            t.user_pin = None;
+        }
         t.refresh_pin_state();
         if t.flags() & CKF_USER_PIN_LOCKED != 0 {
             return CKR_PIN_LOCKED;

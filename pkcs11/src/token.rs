@@ -7,8 +7,9 @@
 //!
 //! * The *anchor* is the first key (in enumerateKeys order) that is PIN protected.
 //! * The *user-PIN group* is the anchor and every PIN-protected key that shares its PIN: same
-//!   provisioning session and same PIN policy settings, or created by this module's local
-//!   issuer (C_GenerateKeyPair gives those keys the user PIN).
+//!   provisioning session, same PIN policy settings and a grouping that makes the PIN common
+//!   (shared; or signature+standard with the same kind of appUsage), or created by this
+//!   module's local issuer (C_GenerateKeyPair gives those keys the user PIN).
 //! * PKCS #11 login keeps the PIN in the module for the login's lifetime (zeroized at
 //!   C_Logout / last C_CloseSession). SKS's `enablePinCaching` (which the card only accepts
 //!   with inputMethod trusted-gui) is therefore not required: a PKCS #11 application is the
@@ -261,9 +262,19 @@ fn user_group(keys: &[KeyInfo]) -> HashSet<u32> {
             && a.input_method == b.input_method
             && a.user_modifiable == b.user_modifiable
     };
+    // Grouping (createPinPolicy): 1 shared = one PIN for the policy's keys; 2 = one PIN for
+    // its signature keys and one for the others; 0 none / 3 unique = a PIN per key.
+    let shares_pin = |k: &KeyInfo| {
+        k.handle == anchor.handle
+            || match anchor.protection.grouping {
+                1 => true,
+                2 => (k.attrs.app_usage == 0) == (anchor.attrs.app_usage == 0),
+                _ => false,
+            }
+    };
     keys.iter()
         .filter(caching)
-        .filter(|k| same_policy(k) || k.local)
+        .filter(|k| (same_policy(k) && shares_pin(k)) || k.local)
         .map(|k| k.handle)
         .collect()
 }

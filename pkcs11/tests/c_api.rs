@@ -282,6 +282,44 @@ fn c_api_return_codes_and_formats() {
     key.verify(&data, &signature)
         .expect("multi-part ECDSA-SHA256 verifies");
 
+    // A key outside the user-PIN group: CKA_ALWAYS_AUTHENTICATE, visible without being
+    // private, and each operation needs a CKU_CONTEXT_SPECIFIC login the card checks.
+    let other = find(s, CKO_PRIVATE_KEY, "other-key");
+    let mut always = [0u8; 1];
+    let mut a = [attr(CKA_ALWAYS_AUTHENTICATE, &mut always)];
+    assert_eq!(
+        call!(C_GetAttributeValue(s, other, a.as_mut_ptr(), 1)),
+        CKR_OK
+    );
+    assert_eq!(always[0], CK_TRUE);
+    assert_eq!(
+        login(s, CKU_CONTEXT_SPECIFIC, common::OTHER_PIN),
+        CKR_OPERATION_NOT_INITIALIZED
+    );
+    assert_eq!(call!(C_SignInit(s, &mut m, other)), CKR_OK);
+    len = 64;
+    assert_eq!(
+        call!(C_Sign(s, d, dl, sig.as_mut_ptr(), &mut len)),
+        CKR_USER_NOT_LOGGED_IN
+    );
+    assert_eq!(call!(C_SignInit(s, &mut m, other)), CKR_OK);
+    assert_eq!(
+        login(s, CKU_CONTEXT_SPECIFIC, common::PIN),
+        CKR_PIN_INCORRECT
+    );
+    assert_eq!(login(s, CKU_CONTEXT_SPECIFIC, common::OTHER_PIN), CKR_OK);
+    assert_eq!(call!(C_Sign(s, d, dl, sig.as_mut_ptr(), &mut len)), CKR_OK);
+    assert_eq!(len, 64);
+    assert_eq!(
+        call!(C_SignInit(s, &mut m, other)),
+        CKR_OK,
+        "the context PIN was used up"
+    );
+    assert_eq!(
+        call!(C_Sign(s, d, dl, sig.as_mut_ptr(), &mut len)),
+        CKR_USER_NOT_LOGGED_IN
+    );
+
     // Decrypt with the wrong size of ciphertext.
     let rsa = find(s, CKO_PRIVATE_KEY, "rsa-key");
     m.mechanism = CKM_RSA_PKCS;

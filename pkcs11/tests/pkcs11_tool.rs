@@ -76,10 +76,13 @@ fn lists_objects_and_signs_with_ec_and_rsa() {
     ] {
         assert!(public.contains(needle), "missing {needle}:\n{public}");
     }
-    assert!(
-        !public.contains("Private Key Object"),
+    // Only other-key's private key (its own PIN, given per operation) is visible before login.
+    assert_eq!(
+        public.matches("Private Key Object").count(),
+        1,
         "private objects need login:\n{public}"
     );
+    assert!(public.contains("always authenticate"), "{public}");
     let all = f.ok(&mut f.p11(&["-O", "--login", "--pin", PIN]));
     for needle in [
         "Private Key Object; EC",

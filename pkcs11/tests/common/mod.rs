@@ -12,6 +12,8 @@ use std::process::{Command, Output};
 
 pub const PIN: &str = "1234";
 pub const PUK: &str = "123456";
+/// The PIN of `other-key`, outside the user-PIN group.
+pub const OTHER_PIN: &str = "5555";
 pub const HMAC_KEY: [u8; 32] = [0x4b; 32];
 pub const AES_KEY: [u8; 16] = *b"0123456789abcdef";
 
@@ -43,7 +45,8 @@ pub fn module() -> PathBuf {
 
 /// A card with, under one PIN (1234, PUK 123456, grouping shared):
 /// `ec-key` (P-256, ecdsa-sha256 + ECDH), `rsa-key` (RSA-2048, sign + decrypt),
-/// `hmac-key` (HMAC-SHA256, [`HMAC_KEY`]), `aes-key` (AES-128, [`AES_KEY`]).
+/// `hmac-key` (HMAC-SHA256, [`HMAC_KEY`]), `aes-key` (AES-128, [`AES_KEY`]); and `other-key`
+/// (P-256, ecdsa-sha256) under a PIN policy of its own, PIN [`OTHER_PIN`].
 pub fn provisioned_card() -> Box<dyn applet::Card + Send> {
     provision(applet::open_card(None).expect("in-process card"))
 }
@@ -111,6 +114,16 @@ pub fn provision(card: Box<dyn applet::Card + Send>) -> Box<dyn applet::Card + S
             let k = s.certify(&k).expect("certify");
             s.import_symmetric(&k, secret).expect("import");
         }
+        // A key with a PIN of its own (another policy): CKA_ALWAYS_AUTHENTICATE.
+        s.pin_policy("PIN.2", None, PinPolicy::default())
+            .expect("PIN policy 2");
+        let mut k = KeySpec::new("other");
+        k.pin_policy = Some("PIN.2".into());
+        k.pin_value = OTHER_PIN.as_bytes().to_vec();
+        k.friendly_name = "other-key".into();
+        k.endorsed_algorithms = vec![alg::ECDSA_SHA256.into()];
+        let k = s.create_key(&k).expect("other");
+        s.certify(&k).expect("certify");
         s.close().expect("close");
     }
     sks.into_transport().into_card()
