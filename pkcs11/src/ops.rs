@@ -59,9 +59,9 @@ pub fn card_error(e: &pcsc_bridge::Error, op: CK_RV) -> CK_RV {
     }
 }
 
-fn uri(s: &str) -> Uri {
-    // Every URI used here is a short constant, far below Uri::MAX_LEN.
-    Uri::new(s).unwrap_or_else(|_| Uri::new("").unwrap_or_else(|_| unreachable!()))
+/// An algorithm URI (the constants used here are far below Uri::MAX_LEN).
+fn uri(s: &str) -> Rv<Uri> {
+    Uri::new(s).map_err(|_| CKR_GENERAL_ERROR)
 }
 
 /// The hash of a hash-then-sign mechanism.
@@ -182,7 +182,7 @@ pub fn sign(card: &mut Card, key: &KeyInfo, m: SignMech, data: &[u8], pin: &[u8]
             let out = card
                 .perform_hmac(&PerformHmacArgs {
                     key_handle: key.handle,
-                    algorithm: uri(alg),
+                    algorithm: uri(alg)?,
                     parameters: Bytes::default(),
                     biometric_auth: false,
                     authorization: Bytes(pin.to_vec()),
@@ -216,7 +216,7 @@ pub fn sign(card: &mut Card, key: &KeyInfo, m: SignMech, data: &[u8], pin: &[u8]
     let out = card
         .sign_hashed_data(&SignHashedDataArgs {
             key_handle: key.handle,
-            algorithm: uri(alg),
+            algorithm: uri(alg)?,
             parameters: Bytes::default(),
             biometric_auth: false,
             authorization: Bytes(pin.to_vec()),
@@ -351,7 +351,7 @@ fn symmetric_call(
     let out = card
         .symmetric_key_encrypt(&SymmetricKeyEncryptArgs {
             key_handle: key.handle,
-            algorithm: uri(alg),
+            algorithm: uri(alg)?,
             mode: encrypt,
             parameters: Bytes(iv.to_vec()),
             biometric_auth: false,
@@ -379,7 +379,7 @@ pub fn decrypt(
             let out = card
                 .asymmetric_key_decrypt(&AsymmetricKeyDecryptArgs {
                     key_handle: key.handle,
-                    algorithm: uri(alg),
+                    algorithm: uri(alg)?,
                     parameters: Bytes::default(),
                     biometric_auth: false,
                     authorization: Bytes(pin.to_vec()),
@@ -469,7 +469,7 @@ pub fn ecdh(card: &mut Card, key: &KeyInfo, peer: &[u8], pin: &[u8]) -> Rv<Zeroi
     let out = card
         .key_agreement(&KeyAgreementArgs {
             key_handle: key.handle,
-            algorithm: uri(apdu_spec::algorithms::key_agreement::ECDH_RAW),
+            algorithm: uri(apdu_spec::algorithms::key_agreement::ECDH_RAW)?,
             parameters: Bytes::default(),
             biometric_auth: false,
             authorization: Bytes(pin.to_vec()),
@@ -515,7 +515,7 @@ const PIN_CHECK: &str = "urn:sks-pkcs11:pin-check";
 pub fn check_pin(card: &mut Card, key: &KeyInfo, pin: &[u8]) -> Rv {
     let r = card.sign_hashed_data(&SignHashedDataArgs {
         key_handle: key.handle,
-        algorithm: uri(PIN_CHECK),
+        algorithm: uri(PIN_CHECK)?,
         parameters: Bytes::default(),
         biometric_auth: false,
         authorization: Bytes(pin.to_vec()),
