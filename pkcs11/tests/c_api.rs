@@ -320,6 +320,38 @@ fn c_api_return_codes_and_formats() {
         CKR_USER_NOT_LOGGED_IN
     );
 
+    // Threads: four sessions sign at once (the module serializes them on its lock).
+    std::thread::scope(|scope| {
+        for t in 0..4u8 {
+            let key = key.clone();
+            scope.spawn(move || {
+                let mut ts: CK_SESSION_HANDLE = 0;
+                let flags = CKF_SERIAL_SESSION;
+                assert_eq!(
+                    call!(C_OpenSession(slot, flags, null_mut(), None, &mut ts)),
+                    CKR_OK
+                );
+                let mut m = CK_MECHANISM {
+                    mechanism: CKM_ECDSA_SHA256,
+                    pParameter: null_mut(),
+                    ulParameterLen: 0,
+                };
+                for i in 0..5u8 {
+                    let msg = [t, i, 42];
+                    let mut sig = [0u8; 64];
+                    let mut len: CK_ULONG = 64;
+                    assert_eq!(call!(C_SignInit(ts, &mut m, ec)), CKR_OK);
+                    let p = msg.as_ptr() as *mut u8;
+                    assert_eq!(call!(C_Sign(ts, p, 3, sig.as_mut_ptr(), &mut len)), CKR_OK);
+                    let signature = p256::ecdsa::Signature::from_slice(&sig).expect("r||s");
+                    key.verify(&msg, &signature)
+                        .expect("thread signature verifies");
+                }
+                assert_eq!(call!(C_CloseSession(ts)), CKR_OK);
+            });
+        }
+    });
+
     // Decrypt with the wrong size of ciphertext.
     let rsa = find(s, CKO_PRIVATE_KEY, "rsa-key");
     m.mechanism = CKM_RSA_PKCS;
