@@ -323,7 +323,6 @@ fn c_api_return_codes_and_formats() {
     // Threads: four sessions sign at once (the module serializes them on its lock).
     std::thread::scope(|scope| {
         for t in 0..4u8 {
-            let key = key.clone();
             scope.spawn(move || {
                 let mut ts: CK_SESSION_HANDLE = 0;
                 let flags = CKF_SERIAL_SESSION;
