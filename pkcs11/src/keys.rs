@@ -24,7 +24,9 @@ pub enum KeyType {
     Rsa(usize),
     /// A symmetric key of this many bytes.
     Symmetric(usize),
-    /// Anything else (Ed25519, other curves): exposed, not usable through this module.
+    /// Ed25519 (optional on SKS cards): exposed as CKK_EC_EDWARDS; no mechanism offered.
+    Ed25519,
+    /// Anything else: exposed, not usable through this module.
     Other,
 }
 
@@ -86,6 +88,7 @@ impl KeyInfo {
             KeyType::Symmetric(usize::from(attrs.symmetric_key_length))
         } else {
             match sks_issuer::PublicKey::from_spki(&spki) {
+                Ok(sks_issuer::PublicKey::Ed25519(_)) => KeyType::Ed25519,
                 Ok(k) => match k.curve() {
                     Some(c) => KeyType::Ec(c),
                     None if k.is_rsa() => {
@@ -237,7 +240,9 @@ impl KeyInfo {
             KeyType::Ec(_) => CKK_EC,
             KeyType::Rsa(_) => CKK_RSA,
             KeyType::Symmetric(16 | 24 | 32) if self.allows(Usage::Encrypt) => CKK_AES,
-            _ => CKK_GENERIC_SECRET,
+            KeyType::Symmetric(_) => CKK_GENERIC_SECRET,
+            KeyType::Ed25519 => CKK_EC_EDWARDS,
+            KeyType::Other => CKK_VENDOR_DEFINED,
         };
 
         match self.key_type {
