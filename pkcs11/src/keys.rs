@@ -14,6 +14,10 @@ use x509_cert::Certificate;
 pub const PIN_PROTECTED: u8 = 0x01;
 /// The key's PIN is blocked.
 pub const PIN_BLOCKED: u8 = 0x04;
+/// keyBackup bit: the key material was imported (not generated in the card).
+pub const KEY_IMPORTED: u8 = 0x01;
+/// keyBackup bit: the key has been exported (exportKey).
+pub const KEY_EXPORTED: u8 = 0x02;
 
 /// The kind of key material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +194,10 @@ impl KeyInfo {
     pub fn objects(&self, always_authenticate: bool) -> Vec<Object> {
         let mut out = Vec::new();
         let subject = self.subject();
-        let sensitive = self.protection.export_protection != 0;
+        // The module never reveals key values (no attribute reads through exportKey, which
+        // would also mark the key EXPORTED on the card): CKA_SENSITIVE is always true.
+        // CKA_EXTRACTABLE tells whether the SKS exportKey may release the key at all.
+        let sensitive = true;
         let extractable = self.protection.export_protection != 3;
         let private = self.pin_protected();
         let label = self.label();
@@ -208,7 +215,8 @@ impl KeyInfo {
             a.ulong(CKA_KEY_TYPE, key_type)
                 .set(CKA_START_DATE, Vec::new())
                 .set(CKA_END_DATE, Vec::new())
-                .flag(CKA_LOCAL, self.local)
+                // Generated inside the card (not importPrivateKey/importSymmetricKey).
+                .flag(CKA_LOCAL, self.protection.key_backup & KEY_IMPORTED == 0)
                 .ulong(
                     CKA_KEY_GEN_MECHANISM,
                     match self.key_type {
@@ -336,8 +344,9 @@ impl KeyInfo {
         extractable: bool,
         always_authenticate: bool,
     ) {
+        let exported = self.protection.key_backup & KEY_EXPORTED != 0;
         a.flag(CKA_SENSITIVE, sensitive)
-            .flag(CKA_ALWAYS_SENSITIVE, sensitive)
+            .flag(CKA_ALWAYS_SENSITIVE, sensitive && !exported)
             .flag(CKA_EXTRACTABLE, extractable)
             .flag(CKA_NEVER_EXTRACTABLE, !extractable)
             .flag(CKA_ALWAYS_AUTHENTICATE, always_authenticate);
