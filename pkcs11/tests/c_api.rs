@@ -190,6 +190,50 @@ fn c_api_return_codes_and_formats() {
     assert_eq!(login(s, CKU_USER, common::PIN), CKR_USER_ALREADY_LOGGED_IN);
 
     let ec = find(s, CKO_PRIVATE_KEY, "ec-key");
+
+    // C_FindObjects filters on any attribute of the template.
+    let count = |tpl: &mut [CK_ATTRIBUTE]| {
+        let n = tpl.len() as CK_ULONG;
+        assert_eq!(call!(C_FindObjectsInit(s, tpl.as_mut_ptr(), n)), CKR_OK);
+        let mut h = [0; 64];
+        let mut found = 0;
+        assert_eq!(
+            call!(C_FindObjects(s, h.as_mut_ptr(), 64, &mut found)),
+            CKR_OK
+        );
+        assert_eq!(call!(C_FindObjectsFinal(s)), CKR_OK);
+        found
+    };
+    let (mut class, mut ec_type, mut yes) = (
+        CKO_PRIVATE_KEY.to_ne_bytes(),
+        CKK_EC.to_ne_bytes(),
+        [CK_TRUE],
+    );
+    assert_eq!(
+        count(&mut [
+            attr(CKA_CLASS, &mut class),
+            attr(CKA_KEY_TYPE, &mut ec_type)
+        ]),
+        2,
+        "ec-key and other-key"
+    );
+    assert_eq!(
+        count(&mut [attr(CKA_CLASS, &mut class), attr(CKA_DERIVE, &mut yes)]),
+        1,
+        "only ec-key is endorsed for ECDH"
+    );
+    let mut secret = CKO_SECRET_KEY.to_ne_bytes();
+    assert_eq!(
+        count(&mut [attr(CKA_CLASS, &mut secret)]),
+        2,
+        "hmac-key, aes-key"
+    );
+    let mut bogus = [0xAAu8; 20];
+    assert_eq!(count(&mut [attr(CKA_ID, &mut bogus)]), 0);
+    assert_eq!(
+        call!(C_FindObjects(s, null_mut(), 0, &mut zero)),
+        CKR_OPERATION_NOT_INITIALIZED
+    );
     let ec_pub = find(s, CKO_PUBLIC_KEY, "ec-key");
 
     // Attributes: sensitive, unknown, too small, two-call.
