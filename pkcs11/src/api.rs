@@ -9,7 +9,7 @@ use crate::backend::Backend;
 use crate::ffi::{bytes, deliver, deliver_list, guard, inp, out, pad, slice, version, Rv};
 use crate::keys::{KeyInfo, Usage};
 use crate::mechanism;
-use crate::module::{with, CipherOp, Module, Session, SignOp, MODULE};
+use crate::module::{with, CipherOp, Module, Session, SignOp, MAX_COLLECTED, MODULE};
 use crate::object::{Attrs, Kind, Object, Unreadable};
 use crate::ops::{self, CipherMech, SignMech};
 use crate::token::Token;
@@ -749,6 +749,7 @@ pub unsafe extern "C" fn C_SignInit(
                 key: k.handle,
                 mech,
                 data: Zeroizing::new(Vec::new()),
+                hasher: mech.hash().map(ops::Hasher::new),
                 result: None,
             });
             Ok(())
@@ -774,10 +775,16 @@ unsafe fn sign_finish(
                 *pul_len = op.mech.output_len(&key) as CK_ULONG;
                 return Ok(());
             }
-            op.data.extend_from_slice(more);
+            let digest = op.hasher.take().map(|mut h| {
+                h.update(more);
+                h.finalize()
+            });
+            if digest.is_none() {
+                op.data.extend_from_slice(more);
+            }
             let computed = t
                 .pin_for(&key, s.context_pin.as_ref().map(|p| p.as_slice()))
-                .and_then(|pin| ops::sign(&mut t.card, &key, op.mech, &op.data, &pin));
+                .and_then(|pin| ops::sign(&mut t.card, &key, op.mech, &op.data, digest, &pin));
             match computed {
                 Ok(sig) => op.result = Some(sig),
                 Err(rv) => {
@@ -831,7 +838,14 @@ pub unsafe extern "C" fn C_SignUpdate(
                 s.sign = None;
                 return Err(CKR_FUNCTION_NOT_SUPPORTED);
             }
-            op.data.extend_from_slice(part);
+            if let Some(h) = op.hasher.as_mut() {
+                h.update(part);
+            } else if op.data.len() + part.len() > MAX_COLLECTED {
+                s.sign = None;
+                return Err(CKR_DATA_LEN_RANGE);
+            } else {
+                op.data.extend_from_slice(part);
+            }
             Ok(())
         })
     })
@@ -971,6 +985,14 @@ unsafe fn cipher_update(
             return Err(CKR_FUNCTION_NOT_SUPPORTED);
         }
         // The card encrypts a whole message per call: output comes at C_*Final.
+        if op.data.len() + part.len() > MAX_COLLECTED {
+            if decrypt {
+                s.decrypt = None
+            } else {
+                s.encrypt = None
+            }
+            return Err(CKR_DATA_LEN_RANGE);
+        }
         op.data.extend_from_slice(part);
         *len = 0;
         Ok(())

@@ -37,8 +37,10 @@ pub struct SignOp {
     pub key: u32,
     /// The mechanism.
     pub mech: SignMech,
-    /// Data collected by C_SignUpdate.
+    /// Data collected by C_SignUpdate (mechanisms without a module-side hash).
     pub data: Zeroizing<Vec<u8>>,
+    /// The running hash of hash-then-sign mechanisms.
+    pub hasher: Option<crate::ops::Hasher>,
     /// The signature once computed, until it is delivered.
     pub result: Option<Vec<u8>>,
 }
@@ -87,6 +89,10 @@ pub struct Module {
     /// The next session-object handle.
     pub next_object: CK_OBJECT_HANDLE,
 }
+
+/// The most data the module collects for one operation (HMAC, AES, CKM_ECDSA/RSA_PKCS input)
+/// before the card sees it; the card's own limit (cryptoDataSize, 16 KiB here) is lower.
+pub const MAX_COLLECTED: usize = 1 << 20;
 
 /// Session objects get handles above this (token objects are `16 × key handle + n`).
 pub const SESSION_OBJECT_BASE: CK_OBJECT_HANDLE = 1 << 40;

@@ -110,6 +110,46 @@ impl Hash {
     }
 }
 
+/// A running hash of C_SignUpdate data (hash-then-sign mechanisms hash as the data comes).
+#[derive(Clone)]
+pub enum Hasher {
+    /// SHA-256.
+    Sha256(Sha256),
+    /// SHA-384.
+    Sha384(Sha384),
+    /// SHA-512.
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    /// A fresh hash of kind `h`.
+    pub fn new(h: Hash) -> Self {
+        match h {
+            Hash::Sha256 => Hasher::Sha256(Sha256::new()),
+            Hash::Sha384 => Hasher::Sha384(Sha384::new()),
+            Hash::Sha512 => Hasher::Sha512(Sha512::new()),
+        }
+    }
+
+    /// Adds data.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha256(d) => d.update(data),
+            Hasher::Sha384(d) => d.update(data),
+            Hasher::Sha512(d) => d.update(data),
+        }
+    }
+
+    /// The digest.
+    pub fn finalize(self) -> Vec<u8> {
+        match self {
+            Hasher::Sha256(d) => d.finalize().to_vec(),
+            Hasher::Sha384(d) => d.finalize().to_vec(),
+            Hasher::Sha512(d) => d.finalize().to_vec(),
+        }
+    }
+}
+
 /// A signing mechanism, checked against the key at C_SignInit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignMech {
@@ -169,14 +209,31 @@ impl SignMech {
         }
     }
 
+    /// The hash the module computes, for hash-then-sign mechanisms.
+    pub fn hash(self) -> Option<Hash> {
+        match self {
+            SignMech::Ecdsa(h) | SignMech::Rsa(h) => h,
+            SignMech::Hmac(_) => None,
+        }
+    }
+
     /// Whether C_SignUpdate is allowed (hashing mechanisms and HMAC).
     pub fn multi_part(self) -> bool {
         !matches!(self, SignMech::Ecdsa(None) | SignMech::Rsa(None))
     }
 }
 
-/// Signs `data` (the whole message, or the digest/DigestInfo for CKM_ECDSA/CKM_RSA_PKCS).
-pub fn sign(card: &mut Card, key: &KeyInfo, m: SignMech, data: &[u8], pin: &[u8]) -> Rv<Vec<u8>> {
+/// Signs `data` (the whole message, or the digest/DigestInfo for CKM_ECDSA/CKM_RSA_PKCS); for
+/// hash-then-sign mechanisms `digest`, when given, is the message's hash already computed.
+pub fn sign(
+    card: &mut Card,
+    key: &KeyInfo,
+    m: SignMech,
+    data: &[u8],
+    digest: Option<Vec<u8>>,
+    pin: &[u8],
+) -> Rv<Vec<u8>> {
+    let hashed = |h: Hash| digest.clone().unwrap_or_else(|| h.digest(data));
     let (alg, payload) = match m {
         SignMech::Hmac(alg) => {
             let out = card
@@ -193,13 +250,13 @@ pub fn sign(card: &mut Card, key: &KeyInfo, m: SignMech, data: &[u8], pin: &[u8]
         }
         SignMech::Ecdsa(hash) => {
             let digest = match hash {
-                Some(h) => h.digest(data),
+                Some(h) => hashed(h),
                 None => data.to_vec(),
             };
             ecdsa_plan(key, digest)?
         }
         SignMech::Rsa(Some(h)) => {
-            let digest = h.digest(data);
+            let digest = hashed(h);
             if key.endorses(h.rsa()) {
                 (h.rsa(), digest)
             } else {

@@ -326,6 +326,19 @@ fn c_api_return_codes_and_formats() {
     key.verify(&data, &signature)
         .expect("multi-part ECDSA-SHA256 verifies");
 
+    // A message larger than anything the module collects: hashed as it comes.
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| i as u8).collect();
+    assert_eq!(call!(C_SignInit(s, &mut m, ec)), CKR_OK);
+    for chunk in big.chunks(64 * 1024) {
+        let p = chunk.as_ptr() as *mut u8;
+        assert_eq!(call!(C_SignUpdate(s, p, chunk.len() as CK_ULONG)), CKR_OK);
+    }
+    len = 64;
+    assert_eq!(call!(C_SignFinal(s, sig.as_mut_ptr(), &mut len)), CKR_OK);
+    let signature = p256::ecdsa::Signature::from_slice(&sig).expect("r||s");
+    key.verify(&big, &signature)
+        .expect("3 MiB multi-part ECDSA-SHA256 verifies");
+
     // A key outside the user-PIN group: CKA_ALWAYS_AUTHENTICATE, visible without being
     // private, and each operation needs a CKU_CONTEXT_SPECIFIC login the card checks.
     let other = find(s, CKO_PRIVATE_KEY, "other-key");
