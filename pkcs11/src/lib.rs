@@ -107,3 +107,70 @@ pub static FUNCTION_LIST: CK_FUNCTION_LIST = CK_FUNCTION_LIST {
 pub unsafe extern "C" fn C_GetFunctionList(pp: *mut *mut CK_FUNCTION_LIST) -> cryptoki_sys::CK_RV {
     api::C_GetFunctionList(pp)
 }
+
+/// The one interface of the module (PKCS #11 v3.0 interface discovery): "PKCS 11" with the
+/// v2.40 function list, so v3.0 callers that start with C_GetInterface find it.
+struct Interface(cryptoki_sys::CK_INTERFACE);
+
+// SAFETY: the interface only points at 'static, never-written data (a string literal and
+// FUNCTION_LIST); sharing it between threads is sound.
+unsafe impl Sync for Interface {}
+
+static INTERFACE_NAME: &[u8] = b"PKCS 11\0";
+
+static INTERFACE: Interface = Interface(cryptoki_sys::CK_INTERFACE {
+    pInterfaceName: INTERFACE_NAME.as_ptr() as *mut u8,
+    pFunctionList: std::ptr::addr_of!(FUNCTION_LIST) as *mut std::ffi::c_void,
+    flags: 0,
+});
+
+/// `C_GetInterfaceList` (PKCS #11 v3.0): the one "PKCS 11" interface, two-call convention.
+///
+/// # Safety
+/// `p_list` must be NULL or point to `*pul_count` writable interfaces; `pul_count` valid.
+#[no_mangle]
+pub unsafe extern "C" fn C_GetInterfaceList(
+    p_list: *mut cryptoki_sys::CK_INTERFACE,
+    pul_count: *mut cryptoki_sys::CK_ULONG,
+) -> cryptoki_sys::CK_RV {
+    ffi::guard(|| {
+        let one = [cryptoki_sys::CK_INTERFACE {
+            pInterfaceName: INTERFACE.0.pInterfaceName,
+            pFunctionList: INTERFACE.0.pFunctionList,
+            flags: INTERFACE.0.flags,
+        }];
+        ffi::deliver_list(&one, p_list, pul_count)
+    })
+}
+
+/// `C_GetInterface` (PKCS #11 v3.0): "PKCS 11" (or NULL) at version 2.40 (or NULL), no flags.
+///
+/// # Safety
+/// `p_name` NULL or a NUL-terminated string; `p_version` NULL or valid; `pp` valid.
+#[no_mangle]
+pub unsafe extern "C" fn C_GetInterface(
+    p_name: *mut cryptoki_sys::CK_UTF8CHAR,
+    p_version: *mut cryptoki_sys::CK_VERSION,
+    pp: *mut *mut cryptoki_sys::CK_INTERFACE,
+    flags: cryptoki_sys::CK_FLAGS,
+) -> cryptoki_sys::CK_RV {
+    ffi::guard(|| {
+        let pp = ffi::out(pp)?;
+        if !p_name.is_null() {
+            let name = std::ffi::CStr::from_ptr(p_name as *const std::ffi::c_char);
+            if name.to_bytes_with_nul() != INTERFACE_NAME {
+                return Err(cryptoki_sys::CKR_ARGUMENTS_BAD);
+            }
+        }
+        if let Some(v) = p_version.as_ref() {
+            if (v.major, v.minor) != (2, 40) {
+                return Err(cryptoki_sys::CKR_ARGUMENTS_BAD);
+            }
+        }
+        if flags & !INTERFACE.0.flags != 0 {
+            return Err(cryptoki_sys::CKR_ARGUMENTS_BAD);
+        }
+        *pp = std::ptr::addr_of!(INTERFACE.0) as *mut cryptoki_sys::CK_INTERFACE;
+        Ok(())
+    })
+}

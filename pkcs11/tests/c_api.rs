@@ -81,6 +81,28 @@ fn c_api_return_codes_and_formats() {
     let mut info: CK_INFO = unsafe { std::mem::zeroed() };
     assert_eq!(call!(C_GetInfo(&mut info)), CKR_CRYPTOKI_NOT_INITIALIZED);
 
+    // v3.0 interface discovery: "PKCS 11" with the same v2.40 function list.
+    let mut iface: *mut CK_INTERFACE = null_mut();
+    let rv = unsafe { sks_pkcs11::C_GetInterface(null_mut(), null_mut(), &mut iface, 0) };
+    assert_eq!(rv, CKR_OK);
+    let iface = unsafe { &*iface };
+    assert_eq!(
+        iface.pFunctionList as *const CK_FUNCTION_LIST,
+        f() as *const _
+    );
+    let name = unsafe { std::ffi::CStr::from_ptr(iface.pInterfaceName as *const _) };
+    assert_eq!(name.to_bytes(), b"PKCS 11");
+    let mut other = *b"Vendor X\0";
+    let mut p2: *mut CK_INTERFACE = null_mut();
+    let rv = unsafe { sks_pkcs11::C_GetInterface(other.as_mut_ptr(), null_mut(), &mut p2, 0) };
+    assert_eq!(rv, CKR_ARGUMENTS_BAD);
+    let mut n: CK_ULONG = 0;
+    assert_eq!(
+        unsafe { sks_pkcs11::C_GetInterfaceList(null_mut(), &mut n) },
+        CKR_OK
+    );
+    assert_eq!(n, 1);
+
     // C_Initialize arguments.
     let mut args = CK_C_INITIALIZE_ARGS {
         CreateMutex: None,
@@ -116,7 +138,7 @@ fn c_api_return_codes_and_formats() {
     assert_eq!(call!(C_GetInfo(null_mut())), CKR_ARGUMENTS_BAD);
 
     // Two-call slot list.
-    let mut n: CK_ULONG = 0;
+    n = 0;
     assert_eq!(
         call!(C_GetSlotList(CK_TRUE, null_mut(), null_mut())),
         CKR_ARGUMENTS_BAD
