@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages the SKS workspace needs to build and to run its conformance
-# tests (pcscd + vsmartcard's vpcd reader driver, PC/SC headers, PC/SC tools, pyscard, openssl).
+# tests (pcscd + vsmartcard's vpcd reader driver, PC/SC headers, PC/SC tools, pyscard, openssl)
+# and the PKCS #11 module's client tests (pkcs11-tool, p11tool, the OpenSSL pkcs11 engine, ssh,
+# SoftHSM2 for the benchmark, python-pkcs11 from PyPI).
 # Idempotent: installs only what dpkg-query reports missing; does nothing when all are there.
 # Run as root, or as a user with sudo.
 set -eu
@@ -50,5 +52,5 @@ if need_pip_pkcs11; then
     echo "install-deps: installing python-pkcs11 (PyPI) for $PYTHON"
     # Debian 12 marks its Python as externally managed; this one package goes next to the
     # Debian packages (it has no Debian package).
-    $SUDO "$PYTHON" -m pip install --break-system-packages --no-input python-pkcs11
+    $SUDO "$PYTHON" -m pip install --break-system-packages --no-input 'python-pkcs11<1'
 fi
