@@ -95,6 +95,12 @@ impl Ca {
                 &mut crate::crypto::rng(),
             ),
         );
+        Self::from_key(key, common_name)
+    }
+
+    /// A CA with a given P-256 key (e.g. one kept in a file) and a fresh self-signed
+    /// certificate `CN=<common_name>`.
+    pub fn from_key(key: p256::ecdsa::SigningKey, common_name: &str) -> Result<Self, Error> {
         let name = name(common_name)?;
         let spki = SubjectPublicKeyInfoOwned::from_key(key.verifying_key()).map_err(cert_err)?;
         let profile = Profile {
