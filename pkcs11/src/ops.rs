@@ -445,7 +445,7 @@ pub fn decrypt(
                 .map_err(|e| card_error(&e, bad))?;
             Ok(Zeroizing::new(out.result.0))
         }
-        _ if data.is_empty() || data.len() % 16 != 0 => Err(CKR_ENCRYPTED_DATA_LEN_RANGE),
+        _ if data.is_empty() || !data.len().is_multiple_of(16) => Err(CKR_ENCRYPTED_DATA_LEN_RANGE),
         CipherMech::AesEcb => symmetric_call(
             card,
             key,
@@ -499,7 +499,7 @@ pub fn encrypt(
         CipherMech::AesCbcPad(iv) => {
             symmetric_call(card, key, symmetric::AES_CBC, true, iv, data, pin, f)?
         }
-        _ if data.is_empty() || data.len() % 16 != 0 => return Err(CKR_DATA_LEN_RANGE),
+        _ if data.is_empty() || !data.len().is_multiple_of(16) => return Err(CKR_DATA_LEN_RANGE),
         CipherMech::AesEcb => {
             symmetric_call(card, key, symmetric::AES_ECB_NOPAD, true, &[], data, pin, f)?
         }
