@@ -68,7 +68,7 @@ macro_rules! wire_struct {
 macro_rules! sks_methods {
     ($(
         $(#[$meta:meta])*
-        [$id:literal] $name:ident $spec_name:literal ($args:ty) -> $out:ty;
+        [$id:literal] $name:ident $fn_name:ident $spec_name:literal ($args:ty) -> $out:ty;
     )*) => {
         /// The id of every SKS method (spec 7.4). On the wire it travels in P1 of the call APDU.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

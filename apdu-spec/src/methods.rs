@@ -701,97 +701,109 @@ impl Wire for EnumerateKeysOutput {
     }
 }
 
-sks_methods! {
-    /// getDeviceInfo [1] (spec 7.4): the card's characteristics and device certificate path.
-    [1] GetDeviceInfo "getDeviceInfo" (()) -> DeviceInfo;
-    /// createProvisioningSession [2] (spec 7.4): establishes a provisioning session and its
-    /// session key with an issuer.
-    [2] CreateProvisioningSession "createProvisioningSession"
-        (CreateProvisioningSessionArgs) -> CreateProvisioningSessionOutput;
-    /// closeProvisioningSession [3] (spec 7.4): verifies, commits and closes a provisioning
-    /// session and attests the success.
-    [3] CloseProvisioningSession "closeProvisioningSession"
-        (CloseProvisioningSessionArgs) -> CloseProvisioningSessionOutput;
-    /// enumerateProvisioningSessions [4] (spec 7.4): lists open or closed provisioning sessions,
-    /// one per call.
-    [4] EnumerateProvisioningSessions "enumerateProvisioningSessions"
-        (EnumerateProvisioningSessionsArgs) -> EnumerateProvisioningSessionsOutput;
-    /// abortProvisioningSession [5] (spec 7.4): deletes an open provisioning session and
-    /// everything created in it.
-    [5] AbortProvisioningSession "abortProvisioningSession"
-        (AbortProvisioningSessionArgs) -> ();
-    /// updateKeyManagementKey [7] (spec 7.4): replaces the keyManagementKey of a closed session,
-    /// authorized by the old key.
-    [7] UpdateKeyManagementKey "updateKeyManagementKey" (UpdateKeyManagementKeyArgs) -> ();
-    /// createPukPolicy [8] (spec 7.4): creates a PUK policy object in an open session.
-    [8] CreatePukPolicy "createPukPolicy" (CreatePukPolicyArgs) -> CreatePukPolicyOutput;
-    /// createPinPolicy [9] (spec 7.4): creates a PIN policy object in an open session.
-    [9] CreatePinPolicy "createPinPolicy" (CreatePinPolicyArgs) -> CreatePinPolicyOutput;
-    /// createKeyEntry [10] (spec 7.4): generates a key pair with its protection attributes and
-    /// attests it.
-    [10] CreateKeyEntry "createKeyEntry" (CreateKeyEntryArgs) -> CreateKeyEntryOutput;
-    /// getKeyHandle [11] (spec 7.4): the handle of a key of an open session, by its id.
-    [11] GetKeyHandle "getKeyHandle" (GetKeyHandleArgs) -> GetKeyHandleOutput;
-    /// setCertificatePath [12] (spec 7.4): attaches a certificate path to a created key.
-    [12] SetCertificatePath "setCertificatePath" (SetCertificatePathArgs) -> ();
-    /// importSymmetricKey [13] (spec 7.4): attaches an issuer-supplied symmetric key to a key
-    /// entry.
-    [13] ImportSymmetricKey "importSymmetricKey" (ImportSymmetricKeyArgs) -> ();
-    /// importPrivateKey [14] (spec 7.4): replaces a generated private key by an issuer-supplied
-    /// one.
-    [14] ImportPrivateKey "importPrivateKey" (ImportPrivateKeyArgs) -> ();
-    /// addExtension [15] (spec 7.4): attaches extension data (extension, encrypted extension,
-    /// property bag, logotype) to a key.
-    [15] AddExtension "addExtension" (AddExtensionArgs) -> ();
-    /// postDeleteKey [50] (spec 7.4): deletes a key of an earlier session when this session
-    /// closes.
-    [50] PostDeleteKey "postDeleteKey" (PostDeleteKeyArgs) -> ();
-    /// postUnlockKey [51] (spec 7.4): unlocks a key of an earlier session when this session
-    /// closes.
-    [51] PostUnlockKey "postUnlockKey" (PostUnlockKeyArgs) -> ();
-    /// postUpdateKey [52] (spec 7.4): replaces a key of an earlier session by a new key when this
-    /// session closes.
-    [52] PostUpdateKey "postUpdateKey" (PostUpdateKeyArgs) -> ();
-    /// postCloneKeyProtection [53] (spec 7.4): gives a new key the PIN protection of a key of an
-    /// earlier session when this session closes.
-    [53] PostCloneKeyProtection "postCloneKeyProtection" (PostCloneKeyProtectionArgs) -> ();
-    /// enumerateKeys [70] (spec 7.4): lists the keys of closed sessions, one per call.
-    [70] EnumerateKeys "enumerateKeys" (EnumerateKeysArgs) -> EnumerateKeysOutput;
-    /// getKeyAttributes [71] (spec 7.4): a key's certificate path, usage, name, endorsed
-    /// algorithms and extension types.
-    [71] GetKeyAttributes "getKeyAttributes" (GetKeyAttributesArgs) -> GetKeyAttributesOutput;
-    /// getKeyProtectionInfo [72] (spec 7.4): a key's PIN, PUK, biometric, export and delete
-    /// protection and its current status.
-    [72] GetKeyProtectionInfo "getKeyProtectionInfo"
-        (GetKeyProtectionInfoArgs) -> GetKeyProtectionInfoOutput;
-    /// getExtension [73] (spec 7.4): one extension object of a key, by type.
-    [73] GetExtension "getExtension" (GetExtensionArgs) -> GetExtensionOutput;
-    /// setProperty [74] (spec 7.4): sets the value of a writable property in a key's property
-    /// bag.
-    [74] SetProperty "setProperty" (SetPropertyArgs) -> ();
-    /// deleteKey [80] (spec 7.4): removes a key, authorized as its delete protection requires.
-    [80] DeleteKey "deleteKey" (DeleteKeyArgs) -> ();
-    /// exportKey [81] (spec 7.4): returns a key in the clear, authorized as its export
-    /// protection requires.
-    [81] ExportKey "exportKey" (ExportKeyArgs) -> ExportKeyOutput;
-    /// unlockKey [82] (spec 7.4): re-enables a key locked by wrong PINs, authorized by the PUK.
-    [82] UnlockKey "unlockKey" (UnlockKeyArgs) -> ();
-    /// changePin [83] (spec 7.4): changes a key's PIN, authorized by the current PIN.
-    [83] ChangePin "changePin" (ChangePinArgs) -> ();
-    /// setPin [84] (spec 7.4): sets a key's PIN and unblocks it, authorized by the PUK.
-    [84] SetPin "setPin" (SetPinArgs) -> ();
-    /// updateFirmware [90] (spec 7.4): feeds one firmware chunk to the card (optional method).
-    [90] UpdateFirmware "updateFirmware" (UpdateFirmwareArgs) -> UpdateFirmwareOutput;
-    /// signHashedData [100] (spec 7.4): signs a pre-computed hash with an asymmetric key.
-    [100] SignHashedData "signHashedData" (SignHashedDataArgs) -> SignHashedDataOutput;
-    /// asymmetricKeyDecrypt [101] (spec 7.4): decrypts data with an RSA private key.
-    [101] AsymmetricKeyDecrypt "asymmetricKeyDecrypt"
-        (AsymmetricKeyDecryptArgs) -> AsymmetricKeyDecryptOutput;
-    /// keyAgreement [102] (spec 7.4): ECDH between a key and the other party's public key.
-    [102] KeyAgreement "keyAgreement" (KeyAgreementArgs) -> KeyAgreementOutput;
-    /// performHmac [103] (spec 7.4): computes an HMAC with a symmetric key.
-    [103] PerformHmac "performHmac" (PerformHmacArgs) -> PerformHmacOutput;
-    /// symmetricKeyEncrypt [104] (spec 7.4): encrypts or decrypts data with a symmetric key.
-    [104] SymmetricKeyEncrypt "symmetricKeyEncrypt"
-        (SymmetricKeyEncryptArgs) -> SymmetricKeyEncryptOutput;
+/// The SKS method table (spec 7.4): one entry a method, `[id] TypeName fn_name "specName"
+/// (Args) -> Output;` with its doc comment. `sks_method_table!(callback)` expands to
+/// `callback! { <the entries> }`, so every crate generates its per-method code from this one
+/// definition: apdu-spec its method types, ids and decoded calls (`sks_methods!`), pcsc-bridge
+/// one typed client method per entry.
+#[macro_export]
+macro_rules! sks_method_table {
+    ($callback:ident) => {
+        $callback! {
+            /// getDeviceInfo \[1\] (spec 7.4): the card's characteristics and device certificate path.
+            [1] GetDeviceInfo get_device_info "getDeviceInfo" (()) -> DeviceInfo;
+            /// createProvisioningSession \[2\] (spec 7.4): establishes a provisioning session and its
+            /// session key with an issuer.
+            [2] CreateProvisioningSession create_provisioning_session "createProvisioningSession"
+                (CreateProvisioningSessionArgs) -> CreateProvisioningSessionOutput;
+            /// closeProvisioningSession \[3\] (spec 7.4): verifies, commits and closes a provisioning
+            /// session and attests the success.
+            [3] CloseProvisioningSession close_provisioning_session "closeProvisioningSession"
+                (CloseProvisioningSessionArgs) -> CloseProvisioningSessionOutput;
+            /// enumerateProvisioningSessions \[4\] (spec 7.4): lists open or closed provisioning sessions,
+            /// one per call.
+            [4] EnumerateProvisioningSessions enumerate_provisioning_sessions "enumerateProvisioningSessions"
+                (EnumerateProvisioningSessionsArgs) -> EnumerateProvisioningSessionsOutput;
+            /// abortProvisioningSession \[5\] (spec 7.4): deletes an open provisioning session and
+            /// everything created in it.
+            [5] AbortProvisioningSession abort_provisioning_session "abortProvisioningSession"
+                (AbortProvisioningSessionArgs) -> ();
+            /// updateKeyManagementKey \[7\] (spec 7.4): replaces the keyManagementKey of a closed session,
+            /// authorized by the old key.
+            [7] UpdateKeyManagementKey update_key_management_key "updateKeyManagementKey" (UpdateKeyManagementKeyArgs) -> ();
+            /// createPukPolicy \[8\] (spec 7.4): creates a PUK policy object in an open session.
+            [8] CreatePukPolicy create_puk_policy "createPukPolicy" (CreatePukPolicyArgs) -> CreatePukPolicyOutput;
+            /// createPinPolicy \[9\] (spec 7.4): creates a PIN policy object in an open session.
+            [9] CreatePinPolicy create_pin_policy "createPinPolicy" (CreatePinPolicyArgs) -> CreatePinPolicyOutput;
+            /// createKeyEntry \[10\] (spec 7.4): generates a key pair with its protection attributes and
+            /// attests it.
+            [10] CreateKeyEntry create_key_entry "createKeyEntry" (CreateKeyEntryArgs) -> CreateKeyEntryOutput;
+            /// getKeyHandle \[11\] (spec 7.4): the handle of a key of an open session, by its id.
+            [11] GetKeyHandle get_key_handle "getKeyHandle" (GetKeyHandleArgs) -> GetKeyHandleOutput;
+            /// setCertificatePath \[12\] (spec 7.4): attaches a certificate path to a created key.
+            [12] SetCertificatePath set_certificate_path "setCertificatePath" (SetCertificatePathArgs) -> ();
+            /// importSymmetricKey \[13\] (spec 7.4): attaches an issuer-supplied symmetric key to a key
+            /// entry.
+            [13] ImportSymmetricKey import_symmetric_key "importSymmetricKey" (ImportSymmetricKeyArgs) -> ();
+            /// importPrivateKey \[14\] (spec 7.4): replaces a generated private key by an issuer-supplied
+            /// one.
+            [14] ImportPrivateKey import_private_key "importPrivateKey" (ImportPrivateKeyArgs) -> ();
+            /// addExtension \[15\] (spec 7.4): attaches extension data (extension, encrypted extension,
+            /// property bag, logotype) to a key.
+            [15] AddExtension add_extension "addExtension" (AddExtensionArgs) -> ();
+            /// postDeleteKey \[50\] (spec 7.4): deletes a key of an earlier session when this session
+            /// closes.
+            [50] PostDeleteKey post_delete_key "postDeleteKey" (PostDeleteKeyArgs) -> ();
+            /// postUnlockKey \[51\] (spec 7.4): unlocks a key of an earlier session when this session
+            /// closes.
+            [51] PostUnlockKey post_unlock_key "postUnlockKey" (PostUnlockKeyArgs) -> ();
+            /// postUpdateKey \[52\] (spec 7.4): replaces a key of an earlier session by a new key when this
+            /// session closes.
+            [52] PostUpdateKey post_update_key "postUpdateKey" (PostUpdateKeyArgs) -> ();
+            /// postCloneKeyProtection \[53\] (spec 7.4): gives a new key the PIN protection of a key of an
+            /// earlier session when this session closes.
+            [53] PostCloneKeyProtection post_clone_key_protection "postCloneKeyProtection" (PostCloneKeyProtectionArgs) -> ();
+            /// enumerateKeys \[70\] (spec 7.4): lists the keys of closed sessions, one per call.
+            [70] EnumerateKeys enumerate_keys "enumerateKeys" (EnumerateKeysArgs) -> EnumerateKeysOutput;
+            /// getKeyAttributes \[71\] (spec 7.4): a key's certificate path, usage, name, endorsed
+            /// algorithms and extension types.
+            [71] GetKeyAttributes get_key_attributes "getKeyAttributes" (GetKeyAttributesArgs) -> GetKeyAttributesOutput;
+            /// getKeyProtectionInfo \[72\] (spec 7.4): a key's PIN, PUK, biometric, export and delete
+            /// protection and its current status.
+            [72] GetKeyProtectionInfo get_key_protection_info "getKeyProtectionInfo"
+                (GetKeyProtectionInfoArgs) -> GetKeyProtectionInfoOutput;
+            /// getExtension \[73\] (spec 7.4): one extension object of a key, by type.
+            [73] GetExtension get_extension "getExtension" (GetExtensionArgs) -> GetExtensionOutput;
+            /// setProperty \[74\] (spec 7.4): sets the value of a writable property in a key's property
+            /// bag.
+            [74] SetProperty set_property "setProperty" (SetPropertyArgs) -> ();
+            /// deleteKey \[80\] (spec 7.4): removes a key, authorized as its delete protection requires.
+            [80] DeleteKey delete_key "deleteKey" (DeleteKeyArgs) -> ();
+            /// exportKey \[81\] (spec 7.4): returns a key in the clear, authorized as its export
+            /// protection requires.
+            [81] ExportKey export_key "exportKey" (ExportKeyArgs) -> ExportKeyOutput;
+            /// unlockKey \[82\] (spec 7.4): re-enables a key locked by wrong PINs, authorized by the PUK.
+            [82] UnlockKey unlock_key "unlockKey" (UnlockKeyArgs) -> ();
+            /// changePin \[83\] (spec 7.4): changes a key's PIN, authorized by the current PIN.
+            [83] ChangePin change_pin "changePin" (ChangePinArgs) -> ();
+            /// setPin \[84\] (spec 7.4): sets a key's PIN and unblocks it, authorized by the PUK.
+            [84] SetPin set_pin "setPin" (SetPinArgs) -> ();
+            /// updateFirmware \[90\] (spec 7.4): feeds one firmware chunk to the card (optional method).
+            [90] UpdateFirmware update_firmware "updateFirmware" (UpdateFirmwareArgs) -> UpdateFirmwareOutput;
+            /// signHashedData \[100\] (spec 7.4): signs a pre-computed hash with an asymmetric key.
+            [100] SignHashedData sign_hashed_data "signHashedData" (SignHashedDataArgs) -> SignHashedDataOutput;
+            /// asymmetricKeyDecrypt \[101\] (spec 7.4): decrypts data with an RSA private key.
+            [101] AsymmetricKeyDecrypt asymmetric_key_decrypt "asymmetricKeyDecrypt"
+                (AsymmetricKeyDecryptArgs) -> AsymmetricKeyDecryptOutput;
+            /// keyAgreement \[102\] (spec 7.4): ECDH between a key and the other party's public key.
+            [102] KeyAgreement key_agreement "keyAgreement" (KeyAgreementArgs) -> KeyAgreementOutput;
+            /// performHmac \[103\] (spec 7.4): computes an HMAC with a symmetric key.
+            [103] PerformHmac perform_hmac "performHmac" (PerformHmacArgs) -> PerformHmacOutput;
+            /// symmetricKeyEncrypt \[104\] (spec 7.4): encrypts or decrypts data with a symmetric key.
+            [104] SymmetricKeyEncrypt symmetric_key_encrypt "symmetricKeyEncrypt"
+                (SymmetricKeyEncryptArgs) -> SymmetricKeyEncryptOutput;
+        }
+    };
 }
+
+sks_method_table!(sks_methods);

@@ -4,7 +4,7 @@ use crate::{CallOptions, Error, InProcess, Sks, Transport, TransportError};
 use apdu_spec::envelope::AID;
 use apdu_spec::{
     encode_response, Bytes, DeviceInfo, ErrorCode, ExportKey, ExportKeyArgs, ExportKeyOutput,
-    Method, MethodId, SksError, Uri, Wire,
+    Method, SksError, Uri, Wire,
 };
 use std::collections::VecDeque;
 
@@ -405,18 +405,6 @@ fn boxed_dyn_transport_works() {
     let boxed: Box<dyn Transport> = Box::new(script);
     let err = Sks::new(boxed).get_device_info().unwrap_err();
     assert!(matches!(err, Error::Status(0x6D00)));
-}
-
-#[test]
-fn every_sks_method_has_a_typed_method() {
-    let missing: Vec<_> = MethodId::ALL
-        .iter()
-        .filter(|id| !crate::typed::TYPED.contains(id))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "no typed method for {missing:?}: rerun tools/gen_typed.py"
-    );
 }
 
 /// A minimal card: answers SELECT of the SKS AID with 9000, anything else with 6D00.
