@@ -159,6 +159,21 @@ pub fn sw_bytes_remaining(remaining: usize) -> u16 {
     u16::from_be_bytes([sw::BYTES_REMAINING, u8::try_from(remaining).unwrap_or(0)])
 }
 
+/// The next response APDU of `remaining` response bytes when the reader asks for `ne` bytes:
+/// how many it carries (at most `ne` and [`MAX_RESPONSE_CHUNK`]) and its status word, `61xx`
+/// ([`sw_bytes_remaining`]) while more is pending, `9000` on the last (ISO 7816-4 5.1.3). The
+/// card's ISO layer and [`response_apdus`] frame responses with it.
+pub fn next_response_chunk(remaining: usize, ne: usize) -> (usize, u16) {
+    let n = remaining.min(ne).min(MAX_RESPONSE_CHUNK);
+    let rest = remaining - n;
+    let sw = if rest == 0 {
+        sw::OK
+    } else {
+        sw_bytes_remaining(rest)
+    };
+    (n, sw)
+}
+
 /// The response APDUs that carry a call's response `data` when the reader always asks for the
 /// most (extended `Le` = `00 00`, i.e. 65,536): the answer to the call, then the answer to each
 /// GET RESPONSE. Each holds at most [`MAX_RESPONSE_CHUNK`] data bytes and ends with
@@ -167,13 +182,8 @@ pub fn response_apdus(data: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = data;
     loop {
-        let n = rest.len().min(MAX_RESPONSE_CHUNK);
+        let (n, sw) = next_response_chunk(rest.len(), 65_536);
         let (chunk, tail) = rest.split_at(n);
-        let sw = if tail.is_empty() {
-            sw::OK
-        } else {
-            sw_bytes_remaining(tail.len())
-        };
         let mut apdu = Vec::with_capacity(n + 2);
         apdu.extend_from_slice(chunk);
         apdu.extend_from_slice(&sw.to_be_bytes());

@@ -218,21 +218,15 @@ impl<A: Application> IsoCard<A> {
         if left == 0 {
             return Response::ok(Vec::new());
         }
-        let n = left.min(ne).min(envelope::MAX_RESPONSE_CHUNK);
+        let (n, sw) = envelope::next_response_chunk(left, ne);
         let chunk = pending.data[pending.offset..pending.offset + n].to_vec();
-        let rest = left - n;
-        if rest == 0 {
-            return Response::ok(chunk);
+        if n < left {
+            self.pending = Some(Pending {
+                offset: pending.offset + n,
+                ..pending
+            });
         }
-        self.pending = Some(Pending {
-            offset: pending.offset + n,
-            ..pending
-        });
-        let hint = u8::try_from(rest).unwrap_or(0); // 61 00: 256 bytes or more
-        Response {
-            data: chunk,
-            sw: u16::from_be_bytes([sw::BYTES_REMAINING, hint]),
-        }
+        Response { data: chunk, sw }
     }
 }
 
