@@ -1,0 +1,165 @@
+//! The KeyGen2 issuer over HTTP (PROTOCOL.md §1, §13) with `tiny_http`: one URL is the boot URL
+//! (GET → the InvocationRequest of a new exchange) and the transaction URL (each response
+//! POSTed there, `Content-Type: application/json`; the answer is the next request). After the
+//! ProvisioningFinalizationResponse it answers `302` to `<URL>/done`; a failed exchange is
+//! answered `400` with a plain-text reason (a non-KeyGen2 reply).
+
+use super::{KeyGen2Server, Outcome, Reply, Scenario};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Gives the scenario of each new exchange (`None`: the issuer declines with a 302).
+pub type ScenarioSource = Box<dyn FnMut(&KeyGen2Server) -> Option<Scenario> + Send>;
+
+/// A running HTTP issuer; dropping it stops the server.
+pub struct HttpIssuer {
+    url: String,
+    server: Arc<tiny_http::Server>,
+    state: Arc<Mutex<Shared>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the HTTP thread and the owner share.
+pub struct Shared {
+    pub issuer: KeyGen2Server,
+    pub source: ScenarioSource,
+    /// Completed exchanges, in order.
+    pub outcomes: Vec<Outcome>,
+    /// Failed exchanges: the reason, in order.
+    pub failures: Vec<String>,
+}
+
+const PATH: &str = "/keygen2";
+
+impl HttpIssuer {
+    /// Binds `addr` (e.g. `127.0.0.1:0`) and serves. The issuer URI is
+    /// `http://<bound address>/keygen2` unless `issuer_uri` is given.
+    pub fn start(
+        addr: &str,
+        issuer_uri: Option<&str>,
+        source: ScenarioSource,
+    ) -> Result<Self, crate::Error> {
+        let server = tiny_http::Server::http(addr)
+            .map_err(|e| crate::Error::Usage(format!("cannot listen on {addr}: {e}")))?;
+        let bound = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| crate::Error::Usage("not an IP listener".into()))?;
+        let url = format!("http://{bound}{PATH}");
+        let issuer = KeyGen2Server::new(issuer_uri.unwrap_or(&url))?;
+        let state = Arc::new(Mutex::new(Shared {
+            issuer,
+            source,
+            outcomes: Vec::new(),
+            failures: Vec::new(),
+        }));
+        let server = Arc::new(server);
+        let thread = {
+            let server = server.clone();
+            let state = state.clone();
+            std::thread::spawn(move || {
+                for request in server.incoming_requests() {
+                    serve_one(request, &state);
+                }
+            })
+        };
+        Ok(Self {
+            url,
+            server,
+            state,
+            thread: Some(thread),
+        })
+    }
+
+    /// The boot and transaction URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The shared state (issuer, outcomes, failures).
+    pub fn state(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serves until the process ends.
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for HttpIssuer {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn header(name: &str, value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
+}
+
+fn json(body: String) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    tiny_http::Response::from_string(body).with_header(header("Content-Type", "application/json"))
+}
+
+fn text(status: u16, body: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    tiny_http::Response::from_string(body)
+        .with_status_code(status)
+        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
+}
+
+fn redirect(to: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    tiny_http::Response::from_string("")
+        .with_status_code(302)
+        .with_header(header("Location", to))
+}
+
+fn serve_one(mut request: tiny_http::Request, state: &Mutex<Shared>) {
+    let path = request.url().split('?').next().unwrap_or("").to_string();
+    let method = request.method().clone();
+    let mut shared = state.lock().unwrap_or_else(|e| e.into_inner());
+    let response = match (method, path.as_str()) {
+        (tiny_http::Method::Get, PATH) => {
+            let shared = &mut *shared;
+            match (shared.source)(&shared.issuer) {
+                Some(scenario) => match shared.issuer.start(scenario) {
+                    Ok(body) => json(body),
+                    Err(e) => text(500, &e.to_string()),
+                },
+                None => redirect(&format!("{PATH}/declined")),
+            }
+        }
+        (tiny_http::Method::Post, PATH) => {
+            let content_type_ok = request
+                .headers()
+                .iter()
+                .any(|h| h.field.equiv("Content-Type") && h.value.as_str() == "application/json");
+            let mut body = String::new();
+            if !content_type_ok {
+                text(415, "Content-Type must be application/json")
+            } else if request.as_reader().read_to_string(&mut body).is_err() {
+                text(400, "unreadable body")
+            } else {
+                match shared.issuer.respond(&body) {
+                    Ok(Reply::Request(next)) => json(next),
+                    Ok(Reply::Done(outcome)) => {
+                        shared.outcomes.push(*outcome);
+                        redirect(&format!("{PATH}/done"))
+                    }
+                    Err(e) => {
+                        shared.failures.push(e.to_string());
+                        text(400, &format!("KeyGen2 exchange failed: {e}"))
+                    }
+                }
+            }
+        }
+        (tiny_http::Method::Get, p) if p == format!("{PATH}/done") => text(200, "provisioned\n"),
+        _ => text(404, "not found"),
+    };
+    drop(shared);
+    let _ = request.respond(response);
+}
