@@ -13,6 +13,7 @@ pub mod jwk;
 pub mod message;
 pub mod messages;
 pub mod proxy;
+pub mod transport;
 pub mod types;
 
 pub use jwk::Jwk;

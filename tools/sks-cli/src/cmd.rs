@@ -36,11 +36,13 @@ pub fn run(command: &Command, target: &Target, verbose: bool) -> Result<(), Fail
         Command::Pin(p) => pin(&mut sks, p),
         Command::Delete(a) => delete(&mut sks, a),
         Command::Export(a) => export(&mut sks, a),
+        Command::Keygen2(a) => keygen2::run(&mut sks, a),
     };
     conn::disconnect(sks);
     result
 }
 
+pub mod keygen2;
 mod provision;
 
 // ---------------------------------------------------------------------------------------------

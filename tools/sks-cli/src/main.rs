@@ -86,6 +86,8 @@ pub enum Command {
     /// Export a key in the clear (exportKey): PKCS#8 for private keys, raw bytes for
     /// symmetric keys.
     Export(ExportArgs),
+    /// Provision the card from a KeyGen2 issuer (HTTP(S) URL or --file-exchange DIR).
+    Keygen2(cmd::keygen2::Keygen2Args),
 }
 
 #[derive(Args, Debug)]

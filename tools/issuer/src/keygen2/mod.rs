@@ -2,6 +2,7 @@
 //! emulation: [`KeyGen2Server`] produces the requests for a [`Scenario`] and checks the
 //! proxy's responses; [`http`] serves it on localhost.
 
+pub mod files;
 pub mod http;
 pub mod scenario;
 pub mod server;

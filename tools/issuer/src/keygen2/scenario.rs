@@ -174,3 +174,92 @@ impl KeyPlan {
         self
     }
 }
+
+/// The scenarios `sks-issuer` serves by name: (name, description).
+pub const CATALOGUE: &[(&str, &str)] = &[
+    (
+        "pin-puk-p256",
+        "PUK → user-defined PIN → one P-256 signature key (the default)",
+    ),
+    (
+        "several-keys",
+        "PUK → PIN → P-256 + RSA-2048 (extension, encrypted extension, property bag, logotype), \
+         plus an HMAC key with an imported secret",
+    ),
+    ("privacy", "pin-puk-p256 in privacy mode"),
+    (
+        "update-last",
+        "credential discovery, then a new P-256 key replacing the last key issued (postUpdateKey)",
+    ),
+];
+
+impl Scenario {
+    /// A scenario of [`CATALOGUE`]; `kmk` is the issuer's key management key and `last` the
+    /// last credential it issued (for `update-last`).
+    pub fn named(
+        name: &str,
+        kmk: &Kmk,
+        last: Option<super::TargetRef>,
+    ) -> Result<Self, crate::Error> {
+        let usage = |m: &str| crate::Error::Usage(m.into());
+        Ok(match name {
+            "pin-puk-p256" => Self::pin_puk_p256(Some(kmk.clone())),
+            "privacy" => {
+                let mut s = Self::pin_puk_p256(Some(kmk.clone()));
+                s.name = name.into();
+                s.privacy = true;
+                s
+            }
+            "several-keys" => {
+                let mut s = Self::pin_puk_p256(Some(kmk.clone()));
+                s.name = name.into();
+                s.pins[0].policy.grouping = 1; // shared: one PIN for both keys
+                s.keys.push(
+                    KeyPlan::new("Key.RSA", Some("PIN.1"), crate::alg::RSA2048, 1)
+                        .endorse(&[crate::alg::RSA_SHA256])
+                        .credential(|c| {
+                            c.extensions
+                                .push(("urn:sks:keygen2:ext".into(), b"extension data".to_vec()));
+                            c.encrypted_extensions
+                                .push(("urn:sks:keygen2:secret".into(), b"secret data".to_vec()));
+                            c.property_bags.push((
+                                "urn:sks:keygen2:bag".into(),
+                                vec![
+                                    Property::new("Counter", "0", true),
+                                    Property::new("Digits", "8", false),
+                                ],
+                            ));
+                            c.logotypes.push((
+                                "https://webpki.github.io/keygen2/logotype#list".into(),
+                                "image/png".into(),
+                                vec![0x89, b'P', b'N', b'G'],
+                            ));
+                        }),
+                );
+                s.keys.push(
+                    KeyPlan::new("Key.HMAC", None, crate::alg::RSA2048, 3)
+                        .endorse(&[crate::alg::HMAC_SHA256])
+                        .credential(|c| c.import_symmetric = Some(vec![0x5a; 32])),
+                );
+                s
+            }
+            "update-last" => {
+                let target = last.ok_or_else(|| usage("update-last: nothing issued yet"))?;
+                let mut s = Self::new(name);
+                s.kmk = Some(kmk.clone());
+                s.lookups.push(LookupPlan {
+                    id: "Lookup.1".into(),
+                    kmk: kmk.clone(),
+                    filter: Default::default(),
+                });
+                s.keys.push(
+                    KeyPlan::new("Key.Updated", None, crate::alg::EC_P256, 0)
+                        .endorse(&[crate::alg::ECDSA_SHA256])
+                        .credential(|c| c.update_key = Some(target)),
+                );
+                s
+            }
+            other => return Err(usage(&format!("unknown scenario {other}"))),
+        })
+    }
+}
