@@ -866,7 +866,12 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
                     && i.server_session_id.as_str() == op.server_session_id.as_str()
             })
             .map(|(h, _)| h)
-            .ok_or_else(|| protocol("old provisioning session not found"))?;
+            .ok_or_else(|| {
+                protocol(format!(
+                    "old provisioning session not found (serverSessionId {}, clientSessionId {})",
+                    op.server_session_id, op.client_session_id
+                ))
+            })?;
         for (kh, ph) in self.keys()? {
             if ph != session {
                 continue;
@@ -883,7 +888,11 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
                 return Ok(kh);
             }
         }
-        Err(protocol("old key not found"))
+        Err(protocol(format!(
+            "old key not found (serverSessionId {}, fingerprint {})",
+            op.server_session_id,
+            crate::b64::encode(&op.finger_print)
+        )))
     }
 }
 

@@ -18,6 +18,11 @@ use std::collections::HashMap;
 /// A credential the server issued in a completed exchange.
 #[derive(Debug, Clone)]
 pub struct Credential {
+    /// The serverSessionId of the exchange that issued it ([`TargetRef`]s name this one).
+    pub issued_in: String,
+    /// The ids of the provisioning session that owns it now: the issuing session, or the
+    /// session that took it over by a post-operation on a key of its session (spec-notes
+    /// §4.3 step 8).
     pub server_session_id: String,
     pub client_session_id: String,
     pub key: Key,
@@ -146,7 +151,7 @@ impl KeyGen2Server {
     pub fn credential(&self, target: &TargetRef) -> Option<&Credential> {
         self.issued
             .iter()
-            .find(|c| c.server_session_id == target.server_session_id && c.key.id == target.key_id)
+            .find(|c| c.issued_in == target.server_session_id && c.key.id == target.key_id)
     }
 
     /// Exchanges in progress.
@@ -760,15 +765,41 @@ impl KeyGen2Server {
                     .filter_map(|k| k.credential.update_key.clone()),
             )
             .collect();
+        // The sessions owning a post-op target are taken over by this session.
+        let taken: Vec<(String, String)> = s
+            .unlock_keys
+            .iter()
+            .chain(s.delete_keys.iter())
+            .chain(
+                s.keys
+                    .iter()
+                    .filter_map(|k| k.credential.update_key.as_ref()),
+            )
+            .chain(
+                s.keys
+                    .iter()
+                    .filter_map(|k| k.credential.clone_key_protection.as_ref()),
+            )
+            .filter_map(|t| self.credential(t))
+            .map(|c| (c.server_session_id.clone(), c.client_session_id.clone()))
+            .collect();
         self.issued.retain(|c| {
             !gone
                 .iter()
-                .any(|t| t.server_session_id == c.server_session_id && t.key_id == c.key.id)
+                .any(|t| t.server_session_id == c.issued_in && t.key_id == c.key.id)
         });
+        for c in &mut self.issued {
+            if taken.contains(&(c.server_session_id.clone(), c.client_session_id.clone())) {
+                c.server_session_id = st.server_session_id.clone();
+                c.client_session_id = st.client_session_id.clone();
+                c.kmk = st.kmk.clone();
+            }
+        }
         let credentials: Vec<Credential> = st
             .created
             .iter()
             .map(|k| Credential {
+                issued_in: st.server_session_id.clone(),
                 server_session_id: st.server_session_id.clone(),
                 client_session_id: st.client_session_id.clone(),
                 key: k.clone(),
