@@ -174,9 +174,19 @@ fn parse_time(s: &str, utc: bool) -> Result<i64, String> {
 macro_rules! wire_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal => $value:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
         pub enum $name {
             $($(#[$vm])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                match s.as_str() {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(D::Error::unknown_variant(other, &[$($text),+])),
+                }
+            }
         }
 
         impl $name {

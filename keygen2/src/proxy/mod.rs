@@ -93,6 +93,9 @@ pub struct ProxyConfig {
     pub server_certificate: Vec<u8>,
     /// Values for client attribute queries (`clientattr#…` URI → values).
     pub client_attributes: Vec<(String, Vec<String>)>,
+    /// Image attributes the platform wants for logotype queries (`logotype#…` URI → MIME
+    /// type and size); other logotype queries are answered `supported: false`.
+    pub image_preferences: Vec<(String, ImageAttributes)>,
     /// clientTime override (seconds since the epoch); `None` = now.
     pub client_time: Option<u32>,
 }
@@ -308,6 +311,12 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
                     c.values = Some(values);
                     return c;
                 }
+            }
+        }
+        if u.starts_with(uris::LOGOTYPE_PREFIX) {
+            if let Some((_, a)) = self.config.image_preferences.iter().find(|(k, _)| k == u) {
+                c.image_attributes = Some(a.clone());
+                return c;
             }
         }
         c.supported = Some(match u {

@@ -59,6 +59,7 @@ pub fn config(server: &KeyGen2Server) -> ProxyConfig {
         issuer_uri: server.issuer_uri().to_string(),
         server_certificate: server.server_certificate().to_vec(),
         client_attributes: Vec::new(),
+        image_preferences: Vec::new(),
         client_time: None,
     }
 }

@@ -36,6 +36,7 @@ fn run(
         issuer_uri: server.issuer_uri().to_string(),
         server_certificate: server.server_certificate().to_vec(),
         client_attributes: Vec::new(),
+        image_preferences: Vec::new(),
         client_time: None,
     };
     let mut proxy = Proxy::new(sks, Pins(pins), config);

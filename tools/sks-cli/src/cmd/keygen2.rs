@@ -157,6 +157,7 @@ pub fn run(sks: &mut Card, a: &Keygen2Args) -> Result<(), Fail> {
         issuer_uri,
         server_certificate,
         client_attributes,
+        image_preferences: Vec::new(),
         client_time: None,
     };
     let ui = Terminal { pins, yes: a.yes };
