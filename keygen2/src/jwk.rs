@@ -25,7 +25,7 @@ pub enum Curve {
 
 impl Curve {
     /// Coordinate length in bytes.
-    pub fn len(self) -> usize {
+    pub fn coordinate_len(self) -> usize {
         match self {
             Curve::P256 => 32,
             Curve::P384 => 48,
@@ -123,10 +123,10 @@ impl Jwk {
                     .ok_or_else(|| format!("unsupported EC curve \"{crv}\""))?;
                 let x = field(r.x, "x", "EC")?;
                 let y = field(r.y, "y", "EC")?;
-                if x.len() != curve.len() || y.len() != curve.len() {
+                if x.len() != curve.coordinate_len() || y.len() != curve.coordinate_len() {
                     return Err(format!(
                         "EC JWK coordinates not normalized: {} bytes expected",
-                        curve.len()
+                        curve.coordinate_len()
                     ));
                 }
                 Jwk::Ec { crv, x, y }
@@ -258,7 +258,7 @@ impl Jwk {
                         .map(|k| k.to_sec1_bytes().to_vec()),
                 }
                 .map_err(|e| bad(&e))?;
-                let l = curve.len();
+                let l = curve.coordinate_len();
                 if point.len() != 1 + 2 * l {
                     return Err(bad(&"EC point length"));
                 }

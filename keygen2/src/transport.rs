@@ -37,6 +37,9 @@ pub enum ExchangeError {
     Files(String),
 }
 
+/// A progress callback.
+pub type OnMessage = Box<dyn FnMut(&str)>;
+
 /// HTTP options.
 #[derive(Default)]
 pub struct HttpOptions {
@@ -46,7 +49,7 @@ pub struct HttpOptions {
     /// Cookies to send with every request (`NAME=VALUE`).
     pub cookies: Vec<String>,
     /// Called with each message sent or received (qualifier or note), for progress.
-    pub on_message: Option<Box<dyn FnMut(&str)>>,
+    pub on_message: Option<OnMessage>,
 }
 
 fn http_err(e: impl std::fmt::Display) -> ExchangeError {

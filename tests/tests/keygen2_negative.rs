@@ -49,9 +49,7 @@ fn fails(
 ) -> ProxyError {
     let before = state(sks);
     let pending = server.pending();
-    let err = exchange(server, sks, scenario, user, tamper)
-        .err()
-        .expect("the exchange must fail");
+    let err = exchange(server, sks, scenario, user, tamper).expect_err("the exchange must fail");
     assert_eq!(
         state(sks),
         before,

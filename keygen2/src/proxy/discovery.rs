@@ -136,7 +136,7 @@ impl CompiledFilter {
         if let Some(re) = &self.issuer {
             if !certs
                 .iter()
-                .any(|c| re.is_match(&rfc2253(&c.tbs_certificate().issuer())))
+                .any(|c| re.is_match(&rfc2253(c.tbs_certificate().issuer())))
             {
                 return false;
             }
@@ -147,7 +147,7 @@ impl CompiledFilter {
             }
         }
         if let Some(re) = &self.subject {
-            if !re.is_match(&rfc2253(&ee.tbs_certificate().subject())) {
+            if !re.is_match(&rfc2253(ee.tbs_certificate().subject())) {
                 return false;
             }
         }

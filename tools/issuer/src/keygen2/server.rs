@@ -97,7 +97,7 @@ fn uri(s: &str) -> Result<Uri, Error> {
 }
 
 fn jwk(spki: &[u8]) -> Result<Jwk, Error> {
-    Jwk::from_spki(spki).map_err(|e| Error::Crypto(e))
+    Jwk::from_spki(spki).map_err(Error::Crypto)
 }
 
 fn random_id() -> String {
