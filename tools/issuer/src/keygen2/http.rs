@@ -27,6 +27,9 @@ pub struct Shared {
     pub outcomes: Vec<Outcome>,
     /// Failed exchanges: the reason, in order.
     pub failures: Vec<String>,
+    /// Time spent in the issuer ([`KeyGen2Server::start`] and [`KeyGen2Server::respond`]),
+    /// excluding HTTP, summed over all exchanges (for benchmarks).
+    pub issuer_time: std::time::Duration,
 }
 
 const PATH: &str = "/keygen2";
@@ -39,8 +42,17 @@ impl HttpIssuer {
         issuer_uri: Option<&str>,
         source: ScenarioSource,
     ) -> Result<Self, crate::Error> {
-        let server = tiny_http::Server::http(addr)
-            .map_err(|e| crate::Error::Usage(format!("cannot listen on {addr}: {e}")))?;
+        let listen_err = |e: &dyn std::fmt::Display| {
+            crate::Error::Usage(format!("cannot listen on {addr}: {e}"))
+        };
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| listen_err(&e))?;
+        // Accepted sockets inherit TCP_NODELAY on Linux: without it, tiny_http's responses
+        // meet the client's delayed ACK (Nagle) and every round trip takes ~40 ms.
+        socket2::SockRef::from(&listener)
+            .set_nodelay(true)
+            .map_err(|e| listen_err(&e))?;
+        let server =
+            tiny_http::Server::from_listener(listener, None).map_err(|e| listen_err(&e))?;
         let bound = server
             .server_addr()
             .to_ip()
@@ -52,6 +64,7 @@ impl HttpIssuer {
             source,
             outcomes: Vec::new(),
             failures: Vec::new(),
+            issuer_time: std::time::Duration::ZERO,
         }));
         let server = Arc::new(server);
         let thread = {
@@ -125,8 +138,11 @@ fn serve_one(mut request: tiny_http::Request, state: &Mutex<Shared>) {
     let response = match (method, path.as_str()) {
         (tiny_http::Method::Get, PATH) => {
             let shared = &mut *shared;
-            match (shared.source)(&shared.issuer) {
-                Some(scenario) => match shared.issuer.start(scenario) {
+            let t = std::time::Instant::now();
+            let started = (shared.source)(&shared.issuer).map(|s| shared.issuer.start(s));
+            shared.issuer_time += t.elapsed();
+            match started {
+                Some(started) => match started {
                     Ok(body) => json(body),
                     Err(e) => text(500, &e.to_string()),
                 },
@@ -144,7 +160,10 @@ fn serve_one(mut request: tiny_http::Request, state: &Mutex<Shared>) {
             } else if request.as_reader().read_to_string(&mut body).is_err() {
                 text(400, "unreadable body")
             } else {
-                match shared.issuer.respond(&body) {
+                let t = std::time::Instant::now();
+                let r = shared.issuer.respond(&body);
+                shared.issuer_time += t.elapsed();
+                match r {
                     Ok(Reply::Request(next)) => json(next),
                     Ok(Reply::Done(outcome)) => {
                         shared.outcomes.push(*outcome);
