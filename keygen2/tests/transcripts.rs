@@ -99,3 +99,28 @@ fn key_creation_walk_order() {
     assert_eq!(keys[0].pin.unwrap().id.as_str(), "PIN.1");
     assert!(each(&r.key_entry_specifiers).next().is_none());
 }
+
+#[test]
+fn every_issued_certificate_path_checks() {
+    let mut n = 0;
+    for (name, text) in all_messages() {
+        if let Message::ProvisioningFinalizationRequest(r) = Message::parse(&text).unwrap() {
+            for c in each(&r.issued_credentials) {
+                let path: Vec<Vec<u8>> = c.certificate_path.iter().map(|b| b.0.clone()).collect();
+                keygen2::proxy::certpath::check_path(&path, c.trust_anchor.unwrap_or(false))
+                    .unwrap_or_else(|e| panic!("{name} {}: {e}", c.id));
+                if path.len() > 1 {
+                    // Out of order: refused.
+                    let mut rev = path.clone();
+                    rev.reverse();
+                    assert!(
+                        keygen2::proxy::certpath::check_path(&rev, false).is_err(),
+                        "{name}"
+                    );
+                }
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 39, "{n} credentials");
+}

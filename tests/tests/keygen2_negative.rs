@@ -395,3 +395,37 @@ fn malformed_requests_abort() {
         assert!(err.to_string().contains(why), "{why}: {err}");
     }
 }
+
+#[test]
+fn a_forged_certificate_path_aborts() {
+    let (_cut, mut sks) = pcsc_card();
+    let mut server = new_server();
+    let err = fails(
+        &mut sks,
+        &mut server,
+        Scenario::pin_puk_p256(None),
+        User::pins(&["1234"]),
+        |q, r| {
+            if q == "ProvisioningFinalizationRequest" {
+                let v: Value = serde_json::from_str(&r).unwrap();
+                let ee = v["issuedCredentials"][0]["certificatePath"][0]
+                    .as_str()
+                    .unwrap();
+                let mut der = keygen2::b64::decode(ee).unwrap();
+                let last = der.len() - 1;
+                der[last] ^= 0x01; // the signature's last byte
+                set(
+                    r,
+                    &["issuedCredentials", "0", "certificatePath", "0"],
+                    Value::String(keygen2::b64::encode(&der)),
+                )
+            } else {
+                r
+            }
+        },
+    );
+    assert!(
+        matches!(err, ProxyError::Protocol(ref m) if m.contains("does not verify")),
+        "{err}"
+    );
+}

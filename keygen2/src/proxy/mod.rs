@@ -7,6 +7,7 @@
 //! returns the error: KeyGen2 has no error message, so the issuer learns of the failure only
 //! because no further response arrives (§7).
 
+pub mod certpath;
 pub mod discovery;
 pub mod pin;
 
@@ -718,7 +719,8 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
         let h = self.handle_open()?;
         for c in each(&r.issued_credentials) {
             let path: Vec<Vec<u8>> = c.certificate_path.iter().map(|b| b.0.clone()).collect();
-            check_path(&path).map_err(|e| protocol(format!("credential {}: {e}", c.id)))?;
+            certpath::check_path(&path, c.trust_anchor.unwrap_or(false))
+                .map_err(|e| protocol(format!("credential {}: {e}", c.id)))?;
             let k = self
                 .sks
                 .get_key_handle(&GetKeyHandleArgs {
@@ -922,26 +924,4 @@ fn apdu_id(id: &Id) -> Result<apdu_spec::Id, ProxyError> {
 
 fn apdu_uri(u: &Uri) -> Result<apdu_spec::Uri, ProxyError> {
     apdu_spec::Uri::new(u.as_str()).map_err(|e| protocol(format!("URI {u}: {e}")))
-}
-
-/// The certificate path must be in order: every certificate issued by the next one (names).
-fn check_path(path: &[Vec<u8>]) -> Result<(), String> {
-    use x509_cert::der::{Decode, Encode};
-    let certs = path
-        .iter()
-        .map(|c| x509_cert::Certificate::from_der(c))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("bad certificate: {e}"))?;
-    for w in certs.windows(2) {
-        let issuer = w[0].tbs_certificate().issuer().to_der().unwrap_or_default();
-        let subject = w[1]
-            .tbs_certificate()
-            .subject()
-            .to_der()
-            .unwrap_or_default();
-        if issuer != subject {
-            return Err("certificate path out of order".into());
-        }
-    }
-    Ok(())
 }
