@@ -5,7 +5,7 @@ use crate::macdata::Property;
 use crate::{Curve, Kmk};
 
 /// A PUK policy: its value is sent encrypted.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PukPlan {
     pub id: String,
     pub value: Vec<u8>,
@@ -16,12 +16,56 @@ pub struct PukPlan {
 
 /// A PIN policy. `policy.user_defined == false` means an issuer-set PIN (`preset`), sent
 /// encrypted with every key; otherwise the user chooses it in the proxy.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PinPlan {
     pub id: String,
     pub puk: Option<String>,
     pub policy: PinPolicy,
     pub preset: Option<Vec<u8>>,
+}
+
+// Secrets (PUK, preset PIN, imported keys) never appear in Debug output.
+impl core::fmt::Debug for PukPlan {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PukPlan")
+            .field("id", &self.id)
+            .field("format", &self.format)
+            .field("retry_limit", &self.retry_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl core::fmt::Debug for PinPlan {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PinPlan")
+            .field("id", &self.id)
+            .field("puk", &self.puk)
+            .field("policy", &self.policy)
+            .field("preset", &self.preset.as_ref().map(|_| "<secret>"))
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for CredentialPlan {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CredentialPlan")
+            .field("trust_anchor", &self.trust_anchor)
+            .field(
+                "import_symmetric",
+                &self.import_symmetric.as_ref().map(|_| "<secret>"),
+            )
+            .field(
+                "import_private",
+                &self.import_private.as_ref().map(|_| "<secret>"),
+            )
+            .field("extensions", &self.extensions.len())
+            .field("encrypted_extensions", &self.encrypted_extensions.len())
+            .field("property_bags", &self.property_bags.len())
+            .field("logotypes", &self.logotypes.len())
+            .field("update_key", &self.update_key)
+            .field("clone_key_protection", &self.clone_key_protection)
+            .finish()
+    }
 }
 
 /// Which earlier credential a post-operation targets: by the id of the key in an exchange the
@@ -33,7 +77,7 @@ pub struct TargetRef {
 }
 
 /// What the ProvisioningFinalizationRequest carries for one new key.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CredentialPlan {
     /// Sets `trustAnchor` (the path then ends with the CA certificate, as always here).
     pub trust_anchor: bool,
