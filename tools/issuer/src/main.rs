@@ -38,6 +38,13 @@ enum Command {
         /// Stop after one completed exchange.
         #[arg(long)]
         once: bool,
+        /// Serve HTTPS with this PEM certificate (chain); the serverCertificate is then the
+        /// TLS certificate.
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Run one exchange through files in DIR (N.request.json out, N.response.json in).
     FileExchange {
@@ -96,6 +103,8 @@ fn run(command: Command) -> Result<(), String> {
             scenario,
             server_certificate_out,
             once,
+            tls_cert,
+            tls_key,
         } => {
             Scenario::named(&scenario, &kmk, None)
                 .or_else(|e| {
@@ -116,8 +125,18 @@ fn run(command: Command) -> Result<(), String> {
                     }
                 }
             });
-            let http = HttpIssuer::start(&listen, issuer_uri.as_deref(), source)
-                .map_err(|e| e.to_string())?;
+            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+            let http = match (tls_cert, tls_key) {
+                (Some(c), Some(k)) => HttpIssuer::start_tls(
+                    &listen,
+                    issuer_uri.as_deref(),
+                    source,
+                    &read(&c)?,
+                    &read(&k)?,
+                ),
+                _ => HttpIssuer::start(&listen, issuer_uri.as_deref(), source),
+            }
+            .map_err(|e| e.to_string())?;
             write_cert(
                 &server_certificate_out,
                 http.state().issuer.server_certificate(),

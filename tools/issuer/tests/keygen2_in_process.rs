@@ -120,3 +120,91 @@ fn several_keys_rsa_ec_imports_extensions_and_post_ops() {
     let d = second.discovery.unwrap();
     assert_eq!(d.lookup_results[0].matching_credentials.len(), 3);
 }
+
+/// A self-signed TLS certificate for 127.0.0.1 made with the openssl command: (cert, key) PEM.
+fn tls_identity() -> (Vec<u8>, Vec<u8>) {
+    let dir = std::env::temp_dir().join(format!("sks-kg2-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args([
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = (
+        std::fs::read(dir.join("cert.pem")).unwrap(),
+        std::fs::read(dir.join("key.pem")).unwrap(),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+#[test]
+fn over_https_the_tls_certificate_is_the_server_certificate() {
+    use keygen2::transport::{run_http, tls_server_certificate, Ending, HttpOptions};
+    let (cert, key) = tls_identity();
+    let kmk = Kmk::generate_p256();
+    let http = sks_issuer::keygen2::http::HttpIssuer::start_tls(
+        "127.0.0.1:0",
+        None,
+        Box::new(move |_| Some(Scenario::pin_puk_p256(Some(kmk.clone())))),
+        &cert,
+        &key,
+    )
+    .unwrap();
+    assert!(http.url().starts_with("https://127.0.0.1:"));
+    // What the proxy reads from the TLS handshake is what the issuer uses.
+    let seen = tls_server_certificate(http.url()).unwrap();
+    assert_eq!(seen, http.state().issuer.server_certificate());
+    let mut sks = card();
+    let config = ProxyConfig {
+        issuer_uri: http.url().to_string(),
+        server_certificate: seen,
+        client_attributes: Vec::new(),
+        image_preferences: Vec::new(),
+        client_time: None,
+    };
+    let mut proxy = Proxy::new(&mut sks, Pins(vec!["1234"]), config);
+    let opts = HttpOptions {
+        trust_certificate: Some(cert.clone()),
+        ..Default::default()
+    };
+    let ending = run_http(http.url(), &mut proxy, opts).unwrap();
+    assert!(matches!(ending, Ending::Provisioned { .. }));
+    assert_eq!(http.state().outcomes.len(), 1);
+    // Without trusting the self-signed certificate the TLS handshake fails, before any SKS call.
+    drop(proxy);
+    let config = ProxyConfig {
+        issuer_uri: http.url().to_string(),
+        server_certificate: http.state().issuer.server_certificate().to_vec(),
+        client_attributes: Vec::new(),
+        image_preferences: Vec::new(),
+        client_time: None,
+    };
+    let mut proxy = Proxy::new(&mut sks, Pins(vec!["1234"]), config);
+    let err = run_http(http.url(), &mut proxy, HttpOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("HTTP"), "{err}");
+}

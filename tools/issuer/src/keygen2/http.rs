@@ -35,12 +35,39 @@ pub struct Shared {
 const PATH: &str = "/keygen2";
 
 impl HttpIssuer {
-    /// Binds `addr` (e.g. `127.0.0.1:0`) and serves. The issuer URI is
-    /// `http://<bound address>/keygen2` unless `issuer_uri` is given.
+    /// Binds `addr` (e.g. `127.0.0.1:0`) and serves plain HTTP. The issuer URI is
+    /// `http://<bound address>/keygen2` unless `issuer_uri` is given; the serverCertificate is
+    /// the issuer CA's certificate (give it to the proxy out of band).
     pub fn start(
         addr: &str,
         issuer_uri: Option<&str>,
         source: ScenarioSource,
+    ) -> Result<Self, crate::Error> {
+        Self::start_inner(addr, issuer_uri, source, None)
+    }
+
+    /// Binds `addr` and serves HTTPS with the PEM certificate (chain) and private key; the
+    /// serverCertificate is that TLS end-entity certificate, as a proxy sees it.
+    pub fn start_tls(
+        addr: &str,
+        issuer_uri: Option<&str>,
+        source: ScenarioSource,
+        certificate_pem: &[u8],
+        private_key_pem: &[u8],
+    ) -> Result<Self, crate::Error> {
+        Self::start_inner(
+            addr,
+            issuer_uri,
+            source,
+            Some((certificate_pem.to_vec(), private_key_pem.to_vec())),
+        )
+    }
+
+    fn start_inner(
+        addr: &str,
+        issuer_uri: Option<&str>,
+        source: ScenarioSource,
+        tls: Option<(Vec<u8>, Vec<u8>)>,
     ) -> Result<Self, crate::Error> {
         let listen_err = |e: &dyn std::fmt::Display| {
             crate::Error::Usage(format!("cannot listen on {addr}: {e}"))
@@ -51,14 +78,22 @@ impl HttpIssuer {
         socket2::SockRef::from(&listener)
             .set_nodelay(true)
             .map_err(|e| listen_err(&e))?;
-        let server =
-            tiny_http::Server::from_listener(listener, None).map_err(|e| listen_err(&e))?;
-        let bound = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| crate::Error::Usage("not an IP listener".into()))?;
-        let url = format!("http://{bound}{PATH}");
-        let issuer = KeyGen2Server::new(issuer_uri.unwrap_or(&url))?;
+        let bound = listener.local_addr().map_err(|e| listen_err(&e))?;
+        let tls_der = match &tls {
+            Some((pem, _)) => Some(first_pem_certificate(pem)?),
+            None => None,
+        };
+        let ssl = tls.map(|(certificate, private_key)| tiny_http::SslConfig {
+            certificate,
+            private_key,
+        });
+        let server = tiny_http::Server::from_listener(listener, ssl).map_err(|e| listen_err(&e))?;
+        let scheme = if tls_der.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{bound}{PATH}");
+        let mut issuer = KeyGen2Server::new(issuer_uri.unwrap_or(&url))?;
+        if let Some(der) = tls_der {
+            issuer = issuer.with_server_certificate(der);
+        }
         let state = Arc::new(Mutex::new(Shared {
             issuer,
             source,
@@ -109,6 +144,23 @@ impl Drop for HttpIssuer {
             let _ = t.join();
         }
     }
+}
+
+/// The DER of the first certificate of a PEM text.
+fn first_pem_certificate(pem: &[u8]) -> Result<Vec<u8>, crate::Error> {
+    let text = String::from_utf8_lossy(pem);
+    let begin = "-----BEGIN CERTIFICATE-----";
+    let end = "-----END CERTIFICATE-----";
+    let start = text
+        .find(begin)
+        .ok_or_else(|| crate::Error::Certificate("no PEM certificate".into()))?;
+    let stop = text[start..]
+        .find(end)
+        .ok_or_else(|| crate::Error::Certificate("unterminated PEM certificate".into()))?;
+    let block = &text[start..start + stop + end.len()];
+    let (_, der) = der::pem::decode_vec(block.as_bytes())
+        .map_err(|e| crate::Error::Certificate(format!("bad PEM certificate: {e}")))?;
+    Ok(der)
 }
 
 fn header(name: &str, value: &str) -> tiny_http::Header {

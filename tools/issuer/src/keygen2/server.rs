@@ -129,6 +129,12 @@ impl KeyGen2Server {
         })
     }
 
+    /// Uses `der` as serverCertificate (e.g. the TLS certificate of an https front end).
+    pub fn with_server_certificate(mut self, der: Vec<u8>) -> Self {
+        self.server_certificate = der;
+        self
+    }
+
     pub fn issuer_uri(&self) -> &str {
         self.issuer.issuer_uri()
     }
