@@ -46,7 +46,9 @@ pub struct HttpOptions {
     /// Extra trusted certificate (DER or PEM) for https issuers with a private CA or a
     /// self-signed certificate.
     pub trust_certificate: Option<Vec<u8>>,
-    /// Cookies to send with every request (`NAME=VALUE`).
+    /// Cookies to start the exchange with (`NAME=VALUE`, the invocation cookie of a browser
+    /// hand-over); cookies the issuer sets are kept in the exchange's cookie jar and sent back
+    /// as a browser would.
     pub cookies: Vec<String>,
     /// Called with each message sent or received (qualifier or note), for progress.
     pub on_message: Option<OnMessage>,
@@ -133,17 +135,20 @@ pub fn run_http<T: Transport, U: UserInterface>(
     mut opts: HttpOptions,
 ) -> Result<Ending, ExchangeError> {
     let agent = agent(&opts)?;
-    let cookie = (!opts.cookies.is_empty()).then(|| opts.cookies.join("; "));
+    {
+        let uri: ureq::http::Uri = url.parse().map_err(http_err)?;
+        let mut jar = agent.cookie_jar_lock();
+        for c in &opts.cookies {
+            let cookie = ureq::Cookie::parse(c.clone(), &uri).map_err(http_err)?;
+            jar.insert(cookie, &uri).map_err(http_err)?;
+        }
+    }
     let mut note = |s: &str| {
         if let Some(f) = opts.on_message.as_mut() {
             f(s)
         }
     };
-    let mut get = agent.get(url);
-    if let Some(c) = &cookie {
-        get = get.header("Cookie", c);
-    }
-    let mut request = match answer(get.call().map_err(http_err)?)? {
+    let mut request = match answer(agent.get(url).call().map_err(http_err)?)? {
         Answer::Json(j) => j,
         Answer::Redirect(location) => return Ok(Ending::Declined { location }),
     };
@@ -151,10 +156,7 @@ pub fn run_http<T: Transport, U: UserInterface>(
         note(&format!("← {}", qualifier_of(&request)));
         let response = proxy.handle_json(&request)?;
         note(&format!("→ {}", qualifier_of(&response)));
-        let mut post = agent.post(url).header("Content-Type", "application/json");
-        if let Some(c) = &cookie {
-            post = post.header("Cookie", c);
-        }
+        let post = agent.post(url).header("Content-Type", "application/json");
         let a = answer(post.send(response.as_bytes()).map_err(http_err)?)?;
         match a {
             Answer::Json(j) if !proxy.is_done() => request = j,

@@ -127,6 +127,8 @@ fn keygen2_scenarios_over_pcsc() {
     s.preferred_languages = vec!["en".into(), "de".into()];
     s.target_key_containers = vec!["embedded".into(), "sdcard".into()];
     let first = issuer.run(&mut sks, s, User::pins(&["1234"]));
+    // The proxy's cookie jar returned the issuer's session cookie with each of the 4 POSTs.
+    assert_eq!(issuer.http.state().posts_with_cookie, 4);
     let supported: Vec<(String, Option<bool>)> = first
         .capabilities
         .iter()

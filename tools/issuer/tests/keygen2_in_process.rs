@@ -190,11 +190,18 @@ fn over_https_the_tls_certificate_is_the_server_certificate() {
     let mut proxy = Proxy::new(&mut sks, Pins(vec!["1234"]), config);
     let opts = HttpOptions {
         trust_certificate: Some(cert.clone()),
+        cookies: vec!["invitation=42".into()],
         ..Default::default()
     };
     let ending = run_http(http.url(), &mut proxy, opts).unwrap();
     assert!(matches!(ending, Ending::Provisioned { .. }));
     assert_eq!(http.state().outcomes.len(), 1);
+    assert_eq!(http.state().boot_cookies, vec!["invitation=42".to_string()]);
+    assert_eq!(
+        http.state().posts_with_cookie,
+        4,
+        "the issuer's cookie came back"
+    );
     // Without trusting the self-signed certificate the TLS handshake fails, before any SKS call.
     drop(proxy);
     let config = ProxyConfig {

@@ -27,12 +27,17 @@ pub struct Shared {
     pub outcomes: Vec<Outcome>,
     /// Failed exchanges: the reason, in order.
     pub failures: Vec<String>,
+    /// The `Cookie` header of each boot GET (empty when none), in order.
+    pub boot_cookies: Vec<String>,
+    /// POSTs that carried the session cookie set at the boot GET (the proxy's cookie jar).
+    pub posts_with_cookie: usize,
     /// Time spent in the issuer ([`KeyGen2Server::start`] and [`KeyGen2Server::respond`]),
     /// excluding HTTP, summed over all exchanges (for benchmarks).
     pub issuer_time: std::time::Duration,
 }
 
 const PATH: &str = "/keygen2";
+const COOKIE: &str = "KG2SESSION";
 
 impl HttpIssuer {
     /// Binds `addr` (e.g. `127.0.0.1:0`) and serves plain HTTP. The issuer URI is
@@ -100,6 +105,8 @@ impl HttpIssuer {
             outcomes: Vec::new(),
             failures: Vec::new(),
             issuer_time: std::time::Duration::ZERO,
+            boot_cookies: Vec::new(),
+            posts_with_cookie: 0,
         }));
         let server = Arc::new(server);
         let thread = {
@@ -186,6 +193,12 @@ fn redirect(to: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
 fn serve_one(mut request: tiny_http::Request, state: &Mutex<Shared>) {
     let path = request.url().split('?').next().unwrap_or("").to_string();
     let method = request.method().clone();
+    let cookie_header = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Cookie"))
+        .map(|h| h.value.as_str().to_string())
+        .unwrap_or_default();
     let mut shared = state.lock().unwrap_or_else(|e| e.into_inner());
     let response = match (method, path.as_str()) {
         (tiny_http::Method::Get, PATH) => {
@@ -195,7 +208,18 @@ fn serve_one(mut request: tiny_http::Request, state: &Mutex<Shared>) {
             shared.issuer_time += t.elapsed();
             match started {
                 Some(started) => match started {
-                    Ok(body) => json(body),
+                    Ok(body) => {
+                        shared.boot_cookies.push(cookie_header.clone());
+                        // A session cookie, as a web issuer would set one.
+                        let value = crate::crypto::random_bytes(16)
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<String>();
+                        json(body).with_header(header(
+                            "Set-Cookie",
+                            &format!("{COOKIE}={value}; Path={PATH}; HttpOnly"),
+                        ))
+                    }
                     Err(e) => text(500, &e.to_string()),
                 },
                 None => redirect(&format!("{PATH}/declined")),
@@ -207,6 +231,12 @@ fn serve_one(mut request: tiny_http::Request, state: &Mutex<Shared>) {
                 .iter()
                 .any(|h| h.field.equiv("Content-Type") && h.value.as_str() == "application/json");
             let mut body = String::new();
+            if cookie_header
+                .split("; ")
+                .any(|c| c.starts_with(&format!("{COOKIE}=")))
+            {
+                shared.posts_with_cookie += 1;
+            }
             if !content_type_ok {
                 text(415, "Content-Type must be application/json")
             } else if request.as_reader().read_to_string(&mut body).is_err() {

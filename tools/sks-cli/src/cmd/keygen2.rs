@@ -35,7 +35,8 @@ pub struct Keygen2Args {
     /// Extra trusted certificate (DER or PEM) for an https issuer.
     #[arg(long, value_name = "FILE")]
     pub trust_cert: Option<PathBuf>,
-    /// Cookie sent with every request (NAME=VALUE, repeatable).
+    /// A cookie to start with (NAME=VALUE, repeatable); cookies the issuer sets are kept for
+    /// the exchange.
     #[arg(long, value_name = "NAME=VALUE")]
     pub cookie: Vec<String>,
     /// User-defined PINs, used in order (repeatable; also SKS_KEYGEN2_PIN). Without one, the
