@@ -124,3 +124,61 @@ fn every_issued_certificate_path_checks() {
     }
     assert!(n >= 39, "{n} credentials");
 }
+
+/// The reference proxy's discovery answers, re-checked with our filters: every credential it
+/// returned for a lookup matches that lookup's certificate conditions here too, and the
+/// never-matching Lookup.4 matches none of them.
+#[test]
+fn discovery_filters_agree_with_the_reference() {
+    use keygen2::proxy::discovery::CompiledFilter;
+    let all = all_messages();
+    let mut checked = 0;
+    for (name, text) in &all {
+        let Message::CredentialDiscoveryRequest(req) = Message::parse(text).unwrap() else {
+            continue;
+        };
+        let run = name.split('/').next().unwrap();
+        let resp = all
+            .iter()
+            .find(|(n, _)| n.starts_with(run) && n.contains("CredentialDiscoveryResponse"))
+            .map(|(_, t)| t)
+            .unwrap();
+        let Message::CredentialDiscoveryResponse(resp) = Message::parse(resp).unwrap() else {
+            panic!("{run}");
+        };
+        let paths: Vec<Vec<Vec<u8>>> = resp
+            .lookup_results
+            .iter()
+            .flat_map(|r| r.matching_credentials.iter())
+            .map(|m| m.certificate_path.iter().map(|c| c.0.clone()).collect())
+            .collect();
+        for (l, r) in req.lookup_specifiers.iter().zip(resp.lookup_results.iter()) {
+            let f = CompiledFilter::new(&l.search_filter.clone().unwrap_or_default()).unwrap();
+            for m in &r.matching_credentials {
+                let path: Vec<Vec<u8>> = m.certificate_path.iter().map(|c| c.0.clone()).collect();
+                assert!(
+                    f.matches(&path),
+                    "{run} {}: a reference match does not match",
+                    l.id
+                );
+                checked += 1;
+            }
+            // Lookup.3 (jane.doe) shares Lookup.2's (john.doe) key: none of those match it.
+            if l.id.as_str() == "Lookup.3" {
+                let two = &resp.lookup_results[1];
+                for m in &two.matching_credentials {
+                    let path: Vec<Vec<u8>> =
+                        m.certificate_path.iter().map(|c| c.0.clone()).collect();
+                    assert!(!f.matches(&path), "{run}: Lookup.3 matched john.doe");
+                }
+            }
+            if l.id.as_str() == "Lookup.4" {
+                assert!(
+                    paths.iter().all(|p| !f.matches(p)),
+                    "{run}: Lookup.4 matched"
+                );
+            }
+        }
+    }
+    assert!(checked > 0);
+}

@@ -497,6 +497,9 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
             if l.nonce.0 != nonce {
                 return Err(protocol(format!("lookup {}: wrong nonce", l.id)));
             }
+            if l.search_filter.as_ref() == Some(&SearchFilter::default()) {
+                return Err(protocol(format!("lookup {}: empty searchFilter", l.id)));
+            }
             crate::jcs::verify_lookup_signature(l)
                 .map_err(|e| protocol(format!("lookup {}: {e}", l.id)))?;
             let filter =
