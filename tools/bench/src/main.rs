@@ -15,6 +15,7 @@
 //! tests: nothing here asserts a timing; targets are reported as met or missed.
 
 mod apdu;
+mod keygen2;
 mod meter;
 mod provision;
 mod sign;
@@ -49,6 +50,8 @@ enum What {
     Provision,
     /// Issue 4: signHashedData and performHmac throughput, raw RustCrypto for comparison.
     Sign,
+    /// Issue 11: a full KeyGen2 exchange (issuer, proxy/JSON, card time).
+    Keygen2,
     /// Everything (the default).
     All,
 }
@@ -144,6 +147,9 @@ fn main() -> Result<()> {
     }
     if matches!(what, What::Sign | What::All) {
         out += &sign::run(scale, pcsc)?;
+    }
+    if matches!(what, What::Keygen2 | What::All) {
+        out += &keygen2::run(scale, pcsc)?;
     }
     let load_end = loadavg();
 

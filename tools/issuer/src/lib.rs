@@ -49,6 +49,7 @@
 pub mod ca;
 pub mod crypto;
 pub mod driver;
+pub mod keygen2;
 pub mod kmk;
 pub mod macdata;
 pub mod session;
@@ -85,6 +86,9 @@ pub enum Error {
     /// A certificate could not be built or parsed.
     #[error("certificate: {0}")]
     Certificate(String),
+    /// A KeyGen2 message broke the protocol (order, session ids, an unexpected value).
+    #[error("KeyGen2: {0}")]
+    Protocol(String),
     /// The issuer API was used inconsistently (unknown id, missing certificate, ...).
     #[error("usage: {0}")]
     Usage(String),

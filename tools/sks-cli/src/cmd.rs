@@ -37,11 +37,13 @@ pub fn run(command: &Command, target: &Target, verbose: bool) -> Result<(), Fail
         Command::Delete(a) => delete(&mut sks, a),
         Command::Export(a) => export(&mut sks, a),
         Command::Sessions { closed, action } => sessions(&mut sks, *closed, action.as_ref()),
+        Command::Keygen2(a) => keygen2::run(&mut sks, a),
     };
     conn::disconnect(sks);
     result
 }
 
+pub mod keygen2;
 mod provision;
 
 // ---------------------------------------------------------------------------------------------

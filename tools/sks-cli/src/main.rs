@@ -95,6 +95,8 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<SessionsCommand>,
     },
+    /// Provision the card from a KeyGen2 issuer (HTTP(S) URL or --file-exchange DIR).
+    Keygen2(cmd::keygen2::Keygen2Args),
 }
 
 #[derive(Subcommand, Debug)]
