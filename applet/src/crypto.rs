@@ -27,6 +27,13 @@ impl fmt::Display for CryptoError {
     }
 }
 
+/// A cryptographic failure reaches the caller as ERROR_CRYPTO.
+impl From<CryptoError> for apdu_spec::SksError {
+    fn from(e: CryptoError) -> Self {
+        apdu_spec::SksError::new(apdu_spec::ErrorCode::Crypto, e.0)
+    }
+}
+
 fn err<E: fmt::Display>(context: &'static str) -> impl Fn(E) -> CryptoError {
     move |e| CryptoError(format!("{context}: {e}"))
 }
@@ -124,7 +131,7 @@ impl PublicKey {
 
     /// The canonical SubjectPublicKeyInfo DER (named curve + uncompressed point; rsaEncryption
     /// with NULL parameters and minimal integers).
-    pub fn to_spki(&self) -> Vec<u8> {
+    pub fn to_spki(&self) -> Result<Vec<u8>, CryptoError> {
         let doc = match self {
             PublicKey::Ec(curve, point) => {
                 per_curve!(*curve, c => c::PublicKey::from_sec1_bytes(point)
@@ -133,8 +140,7 @@ impl PublicKey {
             }
             PublicKey::Rsa(k) => k.to_public_key_der().map_err(|e| e.to_string()),
         };
-        // Both keys were validated when parsed or generated, so encoding cannot fail.
-        doc.map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+        doc.map(|d| d.as_bytes().to_vec()).map_err(CryptoError)
     }
 
     pub fn is_rsa(&self) -> bool {
@@ -621,7 +627,7 @@ mod tests {
         let mut rng = seeded_rng(5);
         for curve in [Curve::P256, Curve::P384, Curve::P521] {
             let k = PrivateKey::generate_ec(curve, &mut rng);
-            let spki = k.public().to_spki();
+            let spki = k.public().to_spki().unwrap();
             assert_eq!(PublicKey::from_spki(&spki), Some(k.public()));
             let back = PrivateKey::from_pkcs8(&k.to_pkcs8().unwrap()).unwrap();
             assert_eq!(back.public(), k.public());
@@ -654,7 +660,7 @@ mod tests {
         };
         assert_eq!(rsa_exponent(&public), Some(3));
         assert_eq!(k.public().rsa_bits(), Some(1024));
-        let spki = k.public().to_spki();
+        let spki = k.public().to_spki().unwrap();
         assert_eq!(PublicKey::from_spki(&spki), Some(k.public()));
         let sig = k.sign_sha256(b"m", &mut rng).unwrap();
         assert_eq!(k.public().verify_sha256(b"m", &sig), Ok(true));

@@ -271,8 +271,9 @@ impl Db {
         if dirty.is_empty() {
             return Ok(());
         }
-        let writes = dirty.iter().map(|&k| self.write_for(k)).collect();
-        let result = store.commit_reserving(writes, reserve);
+        let writes: Result<Vec<Write>, StoreError> =
+            dirty.iter().map(|&k| self.write_for(k)).collect();
+        let result = writes.and_then(|writes| store.commit_reserving(writes, reserve));
         if result.is_err() {
             for &k in &dirty {
                 // The store holds exactly what was loaded or saved before; re-reading it cannot
@@ -294,22 +295,22 @@ impl Db {
         }
     }
 
-    fn write_for(&self, key: RecordKey) -> Write {
+    fn write_for(&self, key: RecordKey) -> Result<Write, StoreError> {
         let id = key.id;
         let bytes = match key.kind {
             Kind::Session => self.sessions.get(&id).map(encode),
             Kind::Key => self.keys.get(&id).map(encode),
             Kind::PinPolicy => self.pins.get(&id).map(encode),
             Kind::PukPolicy => self.puks.get(&id).map(encode),
-            Kind::Counters => Some(encode(&self.counters)),
+            Kind::Counters => Some(&self.counters).map(encode),
             Kind::PinErrors => self.pin_errors.get(&id).map(encode),
             Kind::SessionDeadline => self.deadlines.get(&id).map(encode),
             Kind::DeviceIdentity => None,
         };
-        match bytes {
+        Ok(match bytes.transpose()? {
             Some(b) => Write::Put(key, b.to_vec()),
             None => Write::Delete(key),
-        }
+        })
     }
 
     /// A key's PIN error counter.
@@ -496,9 +497,10 @@ impl Db {
     }
 }
 
-fn encode<T: Serialize>(v: &T) -> Secret {
-    // postcard serializes these plain structs infallibly into a Vec.
-    Secret::new(postcard::to_allocvec(v).unwrap_or_default())
+fn encode<T: Serialize>(v: &T) -> Result<Secret, StoreError> {
+    postcard::to_allocvec(v)
+        .map(Secret::new)
+        .map_err(|e| StoreError::Io(format!("cannot encode a record: {e}")))
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {

@@ -136,8 +136,9 @@ fn keygen2_scenarios_over_pcsc() {
         .collect();
     assert_eq!(
         supported.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        // No biometric reader (issue 9), no device PIN, RSA-2048, no brainpool, no IMEI.
         vec![
-            Some(true),
+            Some(false),
             Some(false),
             Some(true),
             Some(false),

@@ -244,7 +244,7 @@ impl<S: Store> SksApplet<S> {
 
         self.claim_id(session, &a.id)?;
         let private = self.generate_key(key_class, &a.key_parameters, &a.server_seed)?;
-        let public_key = private.public().to_spki();
+        let public_key = private.public().to_spki()?;
         let s = self.session_mut(session)?;
         let attestation = s.attest(&MacData::new().arr(&public_key).arr(&a.mac.0).finish()?)?;
         if let Some(p) = &policy {

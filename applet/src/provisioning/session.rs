@@ -88,7 +88,7 @@ impl<S: Store> SksApplet<S> {
             .curve()
             .ok_or_else(|| option("serverEphemeralKey is not EC"))?;
         let ephemeral = PrivateKey::generate_ec(curve, &mut self.rng);
-        let client_key = ephemeral.public().to_spki();
+        let client_key = ephemeral.public().to_spki()?;
         let z = ephemeral
             .ecdh(&server_key)
             .map_err(|e| SksError::new(ErrorCode::Crypto, e.0))?;
@@ -104,11 +104,11 @@ impl<S: Store> SksApplet<S> {
             .arr(device_id)
             .finish()?;
         let session_key = Secret::new(hmac_sha256(&z, &[&kdf_data]).to_vec());
-        let kmk_spki = kmk.as_ref().map(PublicKey::to_spki);
+        let kmk_spki = kmk.as_ref().map(PublicKey::to_spki).transpose()?;
         let att_data = MacData::new()
             .str(&a.session_key_algorithm)
             .bool(a.privacy_enabled)
-            .arr(&server_key.to_spki())
+            .arr(&server_key.to_spki()?)
             .arr(&client_key)
             .arr(kmk_spki.as_deref().unwrap_or_default())
             .u32(a.client_time)
@@ -268,7 +268,7 @@ impl<S: Store> SksApplet<S> {
             .as_deref()
             .and_then(PublicKey::from_spki)
             .ok_or_else(|| SksError::new(ErrorCode::NotAllowed, "Session is not updatable"))?;
-        let new = parse_kmk(&a.key_management_key)?.to_spki();
+        let new = parse_kmk(&a.key_management_key)?.to_spki()?;
         let signed = [b"RollOverAuthorization".as_slice(), &new].concat();
         verify_kmk_signature(&old, &signed, &a.authorization)?;
         self.session_mut(a.provisioning_handle)?.key_management_key = Some(new);
