@@ -302,7 +302,7 @@ impl Db {
             Kind::Key => self.keys.get(&id).map(encode),
             Kind::PinPolicy => self.pins.get(&id).map(encode),
             Kind::PukPolicy => self.puks.get(&id).map(encode),
-            Kind::Counters => Some(&self.counters).map(encode),
+            Kind::Counters => Some(encode(&self.counters)),
             Kind::PinErrors => self.pin_errors.get(&id).map(encode),
             Kind::SessionDeadline => self.deadlines.get(&id).map(encode),
             Kind::DeviceIdentity => None,
