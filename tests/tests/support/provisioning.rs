@@ -420,7 +420,7 @@ pub fn rsa_pkcs8(bits: usize) -> (Vec<u8>, Vec<u8>) {
     let mut rng = applet::platform::os_seeded_rng().expect("rng");
     let key = applet::crypto::PrivateKey::generate_rsa(bits, 65537, &mut rng).expect("RSA keygen");
     let pkcs8 = key.to_pkcs8().expect("PKCS#8").to_vec();
-    let spki = key.public().to_spki();
+    let spki = key.public().to_spki().expect("SPKI");
     // Cross-check with the issuer's independent SPKI parser.
     let canonical = sks_issuer::canonical_spki(&spki).expect("RSA SPKI parses");
     (pkcs8, canonical)
