@@ -49,6 +49,9 @@ impl std::ops::DerefMut for Secret {
     }
 }
 
+/// The inner `Zeroizing` wipes the bytes when a `Secret` drops.
+impl zeroize::ZeroizeOnDrop for Secret {}
+
 impl From<Vec<u8>> for Secret {
     fn from(bytes: Vec<u8>) -> Self {
         Self::new(bytes)
@@ -69,6 +72,15 @@ mod tests {
     fn debug_never_shows_the_bytes() {
         let s = Secret::new(b"1234".to_vec());
         assert_eq!(format!("{s:?}"), "Secret(4 bytes, redacted)");
+    }
+
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+
+    #[test]
+    fn what_holds_secrets_is_wiped_on_drop() {
+        // Issue 9 item 4: stored records, ISO buffers, seeds (Secret) and the card RNG.
+        wiped_on_drop::<Secret>();
+        wiped_on_drop::<crate::platform::CardRng>();
     }
 
     #[test]
