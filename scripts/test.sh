@@ -6,6 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# One build per run: incremental artifacts would only cost time and disk.
+export CARGO_INCREMENTAL=0
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --no-fail-fast
