@@ -81,7 +81,7 @@ pub enum Command {
     /// Without --alg or --profile: a demo credential (PUK, PIN, a P-256 signing key certified by
     /// the issuer's CA, an extension and a property bag; --rsa and --hmac add keys). Every
     /// attestation is verified. The issuer's CA and key management key are not kept.
-    Provision(ProvisionArgs),
+    Provision(Box<ProvisionArgs>),
     /// List the keys on the card with their attributes and protection.
     Keys,
     /// Print or save a key's certificate (PEM; --der for DER).

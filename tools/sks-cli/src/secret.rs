@@ -142,6 +142,13 @@ pub fn get(
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SecretSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Zeroizing::new(String::deserialize(d)?);
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,12 +172,5 @@ mod tests {
     fn missing_env_is_usage() {
         let s: SecretSource = "env:SKS_TEST_SURELY_UNSET_VAR".parse().unwrap();
         assert_eq!(s.read("PIN").unwrap_err().exit_code(), 2);
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for SecretSource {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = Zeroizing::new(String::deserialize(d)?);
-        s.parse().map_err(serde::de::Error::custom)
     }
 }
