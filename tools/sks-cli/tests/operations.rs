@@ -641,7 +641,7 @@ fn every_algorithm_every_operation_checked_by_openssl() {
     let docs = env.path("docs.json");
     std::fs::write(&docs, serde_json::to_string(&env.docs).unwrap()).unwrap();
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli-schema.json");
-    let check = Command::new("python3")
+    let check = Command::new("/usr/bin/python3")
         .arg("-c")
         .arg(
             "import json, sys, jsonschema\n\
