@@ -581,27 +581,14 @@ fn extension_summary(x: &GetExtensionOutput) -> String {
     s
 }
 
-/// Property bag: repeated `u16 len ‖ name ‖ u8 writable ‖ u16 len ‖ value`.
-fn parse_property_bag(mut b: &[u8]) -> Option<Vec<(String, String, bool)>> {
-    fn take_str(b: &mut &[u8]) -> Option<String> {
-        if b.len() < 2 {
-            return None;
-        }
-        let n = usize::from(u16::from_be_bytes([b[0], b[1]]));
-        let s = b.get(2..2 + n)?;
-        let out = String::from_utf8_lossy(s).into_owned();
-        *b = &b[2 + n..];
-        Some(out)
-    }
-    let mut out = Vec::new();
-    while !b.is_empty() {
-        let name = take_str(&mut b)?;
-        let (&w, rest) = b.split_first()?;
-        b = rest;
-        let value = take_str(&mut b)?;
-        out.push((name, value, w == 1));
-    }
-    Some(out)
+/// A property bag's (name, value, writable) list, with the codec shared with the card.
+fn parse_property_bag(b: &[u8]) -> Option<Vec<(String, String, bool)>> {
+    apdu_spec::property_bag::parse(b).ok().map(|props| {
+        props
+            .iter()
+            .map(|p| (p.name.to_owned(), p.value.to_owned(), p.writable))
+            .collect()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

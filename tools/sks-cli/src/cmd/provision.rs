@@ -10,7 +10,7 @@ use crate::profile::{self, KeyAlg, KeyKind, KeyProfile, PinSpec, Profile, Proper
 use crate::secret::{Secret, SecretSource};
 use crate::ProvisionArgs;
 use serde_json::{json, Value};
-use sks_issuer::{Issuer, Kmk, PinPolicy, Property};
+use sks_issuer::{Issuer, Kmk, PinPolicy};
 use std::fmt::Write as _;
 use zeroize::Zeroizing;
 
@@ -484,12 +484,15 @@ fn provision(sks: &mut Card, profile: &Profile, opts: &Opts) -> Result<Out, Fail
             s.extension(&key, t, data)?;
         }
         for bag in &k.p.property_bag {
-            let props: Vec<Property> = bag
-                .properties
-                .iter()
-                .map(|p| Property::new(&p.name, &p.value, p.writable))
-                .collect();
-            s.property_bag(&key, &bag.type_uri, &props)?;
+            let blob = apdu_spec::property_bag::encode(bag.properties.iter().map(|p| {
+                apdu_spec::property_bag::PropertyRef {
+                    name: &p.name,
+                    writable: p.writable,
+                    value: &p.value,
+                }
+            }))
+            .map_err(|e| Fail::usage(format!("property bag {}: {e}", bag.type_uri)))?;
+            s.add_extension(&key, &bag.type_uri, 0x02, "", &blob)?;
         }
         created.push((key, k, shown_secret));
     }
