@@ -74,8 +74,9 @@ struct Args {
     #[arg(long)]
     simulate_biometric: bool,
 
-    /// Log verbosity [default: info] (RUST_LOG, when set, refines it per module). info: start,
-    /// connect, power; debug: every SKS call (method, handle, lengths, status, duration).
+    /// Log verbosity [default: info] (RUST_LOG, when set, refines it per module). info: cards,
+    /// vpcd connections; debug: power, every SKS call (method, handle, lengths, status,
+    /// duration). No level shows APDU data.
     #[arg(long, value_enum)]
     log_level: Option<LogLevel>,
 }

@@ -663,21 +663,29 @@ fn sessions(sks: &mut Card, closed: bool, action: Option<&SessionsCommand>) -> R
     if list.is_empty() {
         return Ok(Out::new(format!("No {state} provisioning sessions.\n"), j));
     }
-    let mut o = String::new();
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    t.set_header([
+        "session",
+        "state",
+        "issuer",
+        "server session id",
+        "privacy",
+        "updatable",
+        "life time",
+    ]);
     for (handle, s) in list {
-        let _ = writeln!(o, "Session {handle} ({state})");
-        line(&mut o, "server session id", &s.server_session_id);
-        line(&mut o, "client session id", &s.client_session_id);
-        line(&mut o, "issuer", &s.issuer_uri);
-        line(&mut o, "privacy enabled", yes_no(s.privacy_enabled));
-        line(
-            &mut o,
-            "updatable (KMK)",
-            yes_no(!s.key_management_key.is_empty()),
-        );
-        line(&mut o, "client time", s.client_time);
-        line(&mut o, "life time", format!("{} s", s.session_life_time));
+        t.add_row([
+            handle.to_string(),
+            state.to_string(),
+            s.issuer_uri.to_string(),
+            s.server_session_id.to_string(),
+            yes_no(s.privacy_enabled).to_string(),
+            yes_no(!s.key_management_key.is_empty()).to_string(),
+            format!("{} s", s.session_life_time),
+        ]);
     }
+    let o = format!("{t}\n");
     Ok(Out::new(o, j))
 }
 

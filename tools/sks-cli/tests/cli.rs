@@ -632,7 +632,9 @@ fn open_sessions_are_listed_and_aborted() {
     };
     let listing = card.ok(&["sessions"]);
     assert!(
-        listing.contains(&format!("Session {handle} (open)")),
+        listing
+            .lines()
+            .any(|l| l.contains(&format!(" {handle} ")) && l.contains(" open ")),
         "{listing}"
     );
     assert!(listing.contains("3600 s"), "{listing}");
