@@ -523,8 +523,40 @@ fn every_algorithm_every_operation_checked_by_openssl() {
         );
     }
 
-    // Exit codes (docs/cli.md): usage 2, transport 3, each SKS error as 10 + its code.
+    // The management commands' documents.
+    env.json("cert", &["cert", "--key", &handle("p256"), "--chain"]);
+    let e = env.json("export", &["export", "--key", &handle("p521")]);
+    assert!(e["value"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN PRIVATE KEY-----"));
     let imported = handle("imported");
+    let pin = |env: &mut Env, def: &str, args: &[&str]| {
+        let mut a = vec!["pin"];
+        a.extend_from_slice(args);
+        a.extend(["--key", imported.as_str()]);
+        env.json(def, &a)
+    };
+    pin(
+        &mut env,
+        "pin",
+        &["change", "--old", "env:SKS_TEST_PIN", "--new", "1357"],
+    );
+    pin(&mut env, "pin", &["unlock", "--puk", "env:SKS_TEST_PIN"]);
+    pin(
+        &mut env,
+        "pin",
+        &[
+            "set",
+            "--puk",
+            "env:SKS_TEST_PIN",
+            "--new",
+            "env:SKS_TEST_PIN",
+        ],
+    );
+    env.json("delete", &["delete", "--key", &handle("rsa1024")]);
+
+    // Exit codes (docs/cli.md): usage 2, transport 3, each SKS error as 10 + its code.
     let e = env.fails(
         2,
         &[
