@@ -1,13 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages the SKS workspace needs to build and to run its conformance
-# tests (pcscd + vsmartcard's vpcd reader driver, PC/SC headers, PC/SC tools, pyscard, openssl)
+# tests (pcscd + vsmartcard's vpcd reader driver, PC/SC headers, PC/SC tools, pyscard, openssl,
+# jsonschema for the sks --json schema test, a JDK for the javax.smartcardio example)
 # and the PKCS #11 module's client tests (pkcs11-tool, p11tool, the OpenSSL pkcs11 engine, ssh,
 # SoftHSM2 for the benchmark, python-pkcs11 from PyPI).
 # Idempotent: installs only what dpkg-query reports missing; does nothing when all are there.
 # Run as root, or as a user with sudo.
 set -eu
 
-PACKAGES="pcscd libpcsclite-dev libssl-dev pkg-config vsmartcard-vpcd pcsc-tools opensc python3-pyscard python3-cryptography openssl util-linux mount gnutls-bin libengine-pkcs11-openssl openssh-client softhsm2 python3-pip"
+PACKAGES="pcscd libpcsclite-dev libssl-dev pkg-config vsmartcard-vpcd pcsc-tools opensc python3-pyscard python3-cryptography python3-jsonschema openjdk-17-jdk-headless openssl util-linux mount gnutls-bin libengine-pkcs11-openssl openssh-client softhsm2 python3-pip"
 
 missing=""
 for pkg in $PACKAGES; do

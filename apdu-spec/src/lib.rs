@@ -10,6 +10,7 @@ pub mod error;
 pub mod log;
 pub mod method;
 pub mod methods;
+pub mod property_bag;
 pub mod types;
 
 #[cfg(test)]

@@ -358,38 +358,19 @@ impl<S: Store> SksApplet<S> {
     }
 }
 
-/// Replaces the value of property `name` in a property bag blob (spec-notes §4.14, §4.20).
+/// Replaces the value of property `name` in a property bag blob (spec-notes §4.14, §4.20),
+/// with the shared codec (`apdu_spec::property_bag`).
 fn rewrite_property(blob: &[u8], name: &[u8], value: &[u8]) -> Result<Vec<u8>, SksError> {
-    let value_len = u16::try_from(value.len()).map_err(|_| option("Property value too long"))?;
-    let mut r = apdu_spec::Reader::new(blob);
-    let mut out = Vec::with_capacity(blob.len() + value.len());
-    let mut found = false;
-    let bad = |_| SksError::new(ErrorCode::Internal, "stored property bag is malformed");
-    while r.remaining() > 0 {
-        let start = r.offset();
-        let n = r.short_array().map_err(bad)?;
-        let writable = r.u8().map_err(bad)?;
-        let old = r.short_array().map_err(bad)?;
-        if n == name {
-            if writable != 1 {
-                return Err(SksError::new(
-                    ErrorCode::NotAllowed,
-                    "Property is read-only",
-                ));
-            }
-            found = true;
-            out.extend_from_slice(&blob[start..start + 2 + n.len() + 1]);
-            out.extend_from_slice(&value_len.to_be_bytes());
-            out.extend_from_slice(value);
-        } else {
-            out.extend_from_slice(&blob[start..start + 2 + n.len() + 1 + 2 + old.len()]);
-        }
-    }
-    if !found {
-        return Err(option(format!(
+    use apdu_spec::property_bag::{rewrite, BagError};
+    rewrite(blob, name, value).map_err(|e| match e {
+        BagError::ValueTooLong => option("Property value too long"),
+        BagError::ReadOnly => SksError::new(ErrorCode::NotAllowed, "Property is read-only"),
+        BagError::NoSuchProperty => option(format!(
             "No such property: {}",
             String::from_utf8_lossy(name)
-        )));
-    }
-    Ok(out)
+        )),
+        BagError::Malformed => {
+            SksError::new(ErrorCode::Internal, "stored property bag is malformed")
+        }
+    })
 }

@@ -58,23 +58,9 @@ fn check_endorsed(list: &[apdu_spec::Uri]) -> Result<(), SksError> {
 /// Validates a property bag blob (spec-notes §4.14): a non-empty sequence of
 /// `u16 name ‖ writable byte ‖ u16 value`, names 1-255 bytes, consumed exactly.
 pub(crate) fn check_property_bag(blob: &[u8]) -> Result<(), SksError> {
-    let bad = || option("Malformed property bag");
-    if blob.is_empty() {
-        return Err(bad());
-    }
-    let mut r = apdu_spec::Reader::new(blob);
-    while r.remaining() > 0 {
-        let name = r.short_array().map_err(|_| bad())?;
-        if name.is_empty() || name.len() > 255 || core::str::from_utf8(name).is_err() {
-            return Err(bad());
-        }
-        if r.u8().map_err(|_| bad())? > 1 {
-            return Err(bad());
-        }
-        let value = r.short_array().map_err(|_| bad())?;
-        core::str::from_utf8(value).map_err(|_| bad())?;
-    }
-    Ok(())
+    apdu_spec::property_bag::parse(blob)
+        .map(|_| ())
+        .map_err(|_| option("Malformed property bag"))
 }
 
 impl<S: Store> SksApplet<S> {

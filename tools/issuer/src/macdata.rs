@@ -304,12 +304,16 @@ impl Property {
 
 /// The property-bag blob (spec-notes §4.14): per property `u16 len ‖ name ‖ writable byte ‖
 /// u16 len ‖ value`.
+/// Encoded with the codec shared with the card (`apdu_spec::property_bag`).
+///
+/// Panics, like every `Data` encoder here, on a name or value longer than 65,535 bytes.
 pub fn property_bag(props: &[Property]) -> Vec<u8> {
-    let mut d = Data::new();
-    for p in props {
-        d = d.str(&p.name).bool(p.writable).str(&p.value);
-    }
-    d.into_vec()
+    apdu_spec::property_bag::encode(props.iter().map(|p| apdu_spec::property_bag::PropertyRef {
+        name: &p.name,
+        writable: p.writable,
+        value: &p.value,
+    }))
+    .expect("property name or value longer than 65535 bytes")
 }
 
 #[cfg(test)]

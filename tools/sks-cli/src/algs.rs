@@ -4,7 +4,7 @@
 //! `_` and `-` are interchangeable and case does not matter (`rsa-oaep-sha256` works too). Full
 //! URIs are accepted as they are (an unknown one is sent to the card, which reports it).
 
-use apdu_spec::algorithms::{asymmetric_encryption, hmac, signature};
+use apdu_spec::algorithms::{asymmetric_encryption, hmac, key_agreement, signature, symmetric};
 
 /// The operation class an algorithm name is looked up in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +12,8 @@ pub enum Class {
     Sign,
     Decrypt,
     Hmac,
+    Aes,
+    Agree,
 }
 
 impl Class {
@@ -39,6 +41,8 @@ impl Class {
                 hmac::HMAC_SHA384,
                 hmac::HMAC_SHA512,
             ],
+            Class::Aes => &symmetric::ALL,
+            Class::Agree => &key_agreement::ALL,
         }
     }
 
@@ -47,6 +51,8 @@ impl Class {
             Class::Sign => "signature",
             Class::Decrypt => "decryption",
             Class::Hmac => "HMAC",
+            Class::Aes => "AES",
+            Class::Agree => "key agreement",
         }
     }
 }
@@ -107,6 +113,20 @@ pub fn resolve(name: &str, class: Class) -> Result<String, String> {
                 names.join(", ")
             )
         })
+}
+
+/// Resolves `name` in any class (endorsed algorithm lists).
+pub fn resolve_any(name: &str) -> Result<String, String> {
+    [
+        Class::Sign,
+        Class::Decrypt,
+        Class::Hmac,
+        Class::Aes,
+        Class::Agree,
+    ]
+    .iter()
+    .find_map(|c| resolve(name, *c).ok())
+    .ok_or_else(|| format!("unknown algorithm {name:?} (use a short name or a full URI)"))
 }
 
 /// The hash a signature algorithm applies, for `--data-file`.

@@ -5,14 +5,10 @@ use sha2::Digest;
 use spki::ObjectIdentifier;
 use x509_cert::Certificate;
 
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
-const BRAINPOOL_P256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.36.3.3.2.8.1.1.7");
-const SECP256K1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.10");
+use const_oid::db::rfc5912::{
+    ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1, SECP_521_R_1,
+};
+use const_oid::db::rfc8410::ID_ED_25519;
 
 /// What `sks` shows of one certificate.
 pub struct CertInfo {
@@ -47,19 +43,48 @@ impl CertInfo {
 
 /// `AB:CD:...` hex.
 pub fn colon_hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
+    hex::encode_upper(bytes)
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(":")
 }
 
-/// "EC P-256", "RSA-2048", "Ed25519", or the algorithm OID.
+/// The SubjectPublicKeyInfo DER of a certificate.
+pub fn spki_of(cert_der: &[u8]) -> Result<Vec<u8>, String> {
+    let cert = Certificate::from_der(cert_der).map_err(|e| format!("bad certificate: {e}"))?;
+    cert.tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| e.to_string())
+}
+
+/// A public key file: SubjectPublicKeyInfo or X.509 certificate, PEM or DER; the SPKI DER.
+pub fn public_key_der(raw: &[u8]) -> Result<Vec<u8>, String> {
+    let der_bytes = match der::pem::decode_vec(raw) {
+        Ok((label, d)) if label == "PUBLIC KEY" || label == "CERTIFICATE" => d,
+        Ok((label, _)) => return Err(format!("a PEM {label}, not a PUBLIC KEY or CERTIFICATE")),
+        Err(_) => raw.to_vec(),
+    };
+    if spki::SubjectPublicKeyInfoRef::from_der(&der_bytes).is_ok() {
+        return Ok(der_bytes);
+    }
+    spki_of(&der_bytes).map_err(|_| "not a public key or certificate (PEM or DER)".into())
+}
+
+/// "EC P-256", "RSA-2048", "Ed25519", or the algorithm's name in the OID database.
 pub fn describe_spki(spki_der: &[u8]) -> String {
     let Ok(spki) = spki::SubjectPublicKeyInfoRef::from_der(spki_der) else {
         return "unparsable public key".into();
     };
     let oid = spki.algorithm.oid;
+    let name = |o: &ObjectIdentifier| {
+        const_oid::db::DB
+            .by_oid(o)
+            .map(str::to_owned)
+            .unwrap_or_else(|| o.to_string())
+    };
     if oid == RSA_ENCRYPTION {
         use rsa::pkcs8::DecodePublicKey;
         use rsa::traits::PublicKeyParts;
@@ -67,24 +92,22 @@ pub fn describe_spki(spki_der: &[u8]) -> String {
             Ok(k) => format!("RSA-{}", k.n().bits()),
             Err(_) => "RSA".into(),
         }
-    } else if oid == EC_PUBLIC_KEY {
+    } else if oid == ID_EC_PUBLIC_KEY {
         let curve = spki
             .algorithm
             .parameters
             .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
         match curve {
-            Some(c) if c == P256 => "EC P-256".into(),
-            Some(c) if c == P384 => "EC P-384".into(),
-            Some(c) if c == P521 => "EC P-521".into(),
-            Some(c) if c == BRAINPOOL_P256R1 => "EC brainpoolP256r1".into(),
-            Some(c) if c == SECP256K1 => "EC secp256k1".into(),
-            Some(c) => format!("EC (curve {c})"),
+            Some(c) if c == SECP_256_R_1 => "EC P-256".into(),
+            Some(c) if c == SECP_384_R_1 => "EC P-384".into(),
+            Some(c) if c == SECP_521_R_1 => "EC P-521".into(),
+            Some(c) => format!("EC {}", name(&c)),
             None => "EC".into(),
         }
-    } else if oid == ED25519 {
+    } else if oid == ID_ED_25519 {
         "Ed25519".into()
     } else {
-        format!("public key algorithm {oid}")
+        format!("public key algorithm {}", name(&oid))
     }
 }
 

@@ -1,20 +1,29 @@
-//! The subcommands.
+//! The subcommands. Each returns an [`Out`]: its text and its `--json` document.
 
-use crate::algs::{self, Class, Hash};
+use crate::algs;
 use crate::cert::{self, CertInfo};
 use crate::conn::{self, Conn, Target};
 use crate::fail::Fail;
+use crate::out::Out;
+use crate::secret::{self, Secret, SecretSource};
 use crate::{Command, PinCommand, SessionsCommand};
 use apdu_spec::methods::*;
-use apdu_spec::types::{Blob, Bytes, Uri};
+use apdu_spec::types::Bytes;
 use pcsc_bridge::Sks;
+use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
 
 type Card = Sks<Conn>;
 
-/// Runs `command` on the card at `target`.
-pub fn run(command: &Command, target: &Target, verbose: bool) -> Result<(), Fail> {
+/// Global options that commands look at.
+pub struct Opts {
+    pub verbose: bool,
+    pub json: bool,
+}
+
+/// Runs `command` on the card at `target` and prints its output.
+pub fn run(command: &Command, target: &Target, opts: &Opts) -> Result<(), Fail> {
     if let (Target::InProcess { store: None }, Command::Provision(_) | Command::Info) =
         (target, command)
     {
@@ -24,92 +33,76 @@ pub fn run(command: &Command, target: &Target, verbose: bool) -> Result<(), Fail
              a card between runs"
         );
     }
-    let mut sks = conn::connect(target, verbose)?;
+    let mut sks = conn::connect(target, opts.verbose)?;
     let result = match command {
         Command::Info => info(&mut sks),
-        Command::Provision(a) => crate::cmd::provision::run(&mut sks, a),
+        Command::Provision(a) => provision::run(&mut sks, a, opts),
         Command::Keys => keys(&mut sks),
         Command::Cert(a) => cert_cmd(&mut sks, a),
-        Command::Sign(a) => sign(&mut sks, a),
-        Command::Decrypt(a) => decrypt(&mut sks, a),
-        Command::Hmac(a) => hmac(&mut sks, a),
+        Command::Sign(a) => ops::sign(&mut sks, a),
+        Command::Verify(a) => ops::verify(&mut sks, a),
+        Command::Decrypt(a) => ops::crypt(&mut sks, a, false),
+        Command::Encrypt(a) => ops::crypt(&mut sks, a, true),
+        Command::Agree(a) => ops::agree(&mut sks, a),
+        Command::Hmac(a) => ops::hmac(&mut sks, a),
         Command::Pin(p) => pin(&mut sks, p),
         Command::Delete(a) => delete(&mut sks, a),
         Command::Export(a) => export(&mut sks, a),
         Command::Sessions { closed, action } => sessions(&mut sks, *closed, action.as_ref()),
-        Command::Keygen2(a) => keygen2::run(&mut sks, a),
+        // The exchange reports its progress and summary itself, as it goes.
+        Command::Keygen2(a) => keygen2::run(&mut sks, a)
+            .map(|()| Out::new(String::new(), json!({ "completed": true }))),
     };
     conn::disconnect(sks);
-    result
+    let out = result?;
+    out.print(opts.json)
+        .map_err(|e| Fail::msg(format!("cannot write to stdout: {e}")))
 }
 
 pub mod keygen2;
+mod ops;
 mod provision;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-fn uri(s: &str) -> Result<Uri, Fail> {
-    Uri::new(s).map_err(|e| Fail::msg(e.to_string()))
+/// A secret that the card needs (PIN, PUK): given, else asked for on a terminal.
+fn needed_secret(source: &Option<SecretSource>, what: &str) -> Result<Secret, Fail> {
+    secret::get(source, what, true)?.ok_or_else(|| {
+        Fail::usage(format!(
+            "the {what} is needed: give it as env:VAR, fd:N, file:PATH or a value"
+        ))
+    })
 }
 
-fn parse_hex(what: &str, s: &str) -> Result<Vec<u8>, Fail> {
-    let cleaned: String = s
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != ':')
-        .collect();
-    let cleaned = cleaned
-        .strip_prefix("0x")
-        .or_else(|| cleaned.strip_prefix("0X"))
-        .unwrap_or(&cleaned);
-    hex::decode(cleaned).map_err(|e| Fail::msg(format!("{what} is not valid hex: {e}")))
-}
-
-fn open_file(path: &Path) -> Result<std::fs::File, Fail> {
-    std::fs::File::open(path).map_err(|e| Fail::msg(format!("cannot read {}: {e}", path.display())))
-}
-
-/// Data that goes to the card as a call argument: read up to the most one call carries, so a
-/// huge (or endless) file is refused at once instead of being read whole.
-fn read_call_data(path: &Path) -> Result<Vec<u8>, Fail> {
-    use std::io::Read;
-    let limit = apdu_spec::envelope::MAX_CALL_DATA;
-    let mut data = Vec::new();
-    open_file(path)?
-        .take(limit as u64 + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| Fail::msg(format!("cannot read {}: {e}", path.display())))?;
-    if data.len() > limit {
-        return Err(Fail::msg(format!(
-            "{} is larger than the {limit} bytes one card call can carry",
-            path.display()
-        )));
-    }
-    Ok(data)
-}
-
-/// Refuses, before anything reaches the key, a call without PIN on a PIN-protected key: the
-/// card would count it as a wrong PIN and use up a retry.
-fn require_pin(sks: &mut Card, key: u32, pin: &Option<String>) -> Result<(), Fail> {
-    if pin.is_some() {
-        return Ok(());
+/// The authorization of a key operation: the PIN when given (or asked for on a terminal when
+/// the key is PIN-protected), else empty. Without a PIN for a PIN-protected key the call is
+/// refused before anything reaches the key: the card would count it as a wrong PIN.
+fn key_pin(sks: &mut Card, key: u32, pin: &Option<SecretSource>) -> Result<Bytes, Fail> {
+    if let Some(s) = pin {
+        return Ok(Bytes(
+            s.read(&format!("PIN of key {key}"))?.bytes().to_vec(),
+        ));
     }
     let p = sks.get_key_protection_info(&GetKeyProtectionInfoArgs { key_handle: key })?;
     if p.protection_status & 0x01 != 0 && p.biometric_protection != 3 {
-        return Err(Fail::msg(format!(
-            "key {key} is PIN-protected: give its PIN with --pin (nothing was sent, no retry used)"
+        if secret::can_prompt() {
+            let v = secret::prompt(&format!("PIN of key {key}"))?;
+            return Ok(Bytes(v.bytes().to_vec()));
+        }
+        return Err(Fail::usage(format!(
+            "key {key} is PIN-protected: give its PIN with --pin (env:VAR, fd:N, file:PATH or a \
+             value); nothing was sent, no retry used"
         )));
     }
-    Ok(())
+    Ok(Bytes::empty())
 }
 
-fn write_file(path: &Path, data: &[u8]) -> Result<(), Fail> {
-    std::fs::write(path, data)
-        .map_err(|e| Fail::msg(format!("cannot write {}: {e}", path.display())))
-}
-
-fn auth(value: &Option<String>) -> Bytes {
-    Bytes(value.as_deref().unwrap_or("").as_bytes().to_vec())
+fn optional_auth(source: &Option<SecretSource>, what: &str) -> Result<Bytes, Fail> {
+    Ok(match secret::get(source, what, false)? {
+        Some(s) => Bytes(s.bytes().to_vec()),
+        None => Bytes::empty(),
+    })
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -127,11 +120,45 @@ fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {
     let _ = writeln!(out, "  {label:<W$}{value}");
 }
 
+fn cert_json(ci: &CertInfo, path_length: usize) -> Value {
+    json!({
+        "subject": ci.subject,
+        "issuer": ci.issuer,
+        "serial": ci.serial,
+        "not_before": ci.not_before,
+        "not_after": ci.not_after,
+        "sha256": ci.sha256,
+        "key": ci.key,
+        "path_length": path_length,
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // info
 
-fn info(sks: &mut Card) -> Result<(), Fail> {
+fn info(sks: &mut Card) -> Result<Out, Fail> {
     let d = sks.get_device_info()?;
+    let certs: Vec<Value> = d
+        .certificates
+        .iter()
+        .map(|c| match CertInfo::parse(c) {
+            Ok(ci) => cert_json(&ci, 1),
+            Err(e) => json!({ "error": e }),
+        })
+        .collect();
+    let j = json!({
+        "vendor": d.vendor_name.as_str(),
+        "description": d.vendor_description.as_str(),
+        "api_level": d.api_level,
+        "device_type": d.device_type,
+        "update_url": d.update_url.as_str(),
+        "crypto_data_size": d.crypto_data_size,
+        "extension_data_size": d.extension_data_size,
+        "device_pin_support": d.device_pin_support,
+        "biometric_support": d.biometric_support,
+        "certificates": certs,
+        "algorithms": d.supported_algorithms.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+    });
     let mut o = String::new();
     let _ = writeln!(o, "SKS device");
     line(&mut o, "vendor", &d.vendor_name);
@@ -217,8 +244,7 @@ fn info(sks: &mut Card) -> Result<(), Fail> {
     for a in &d.supported_algorithms {
         let _ = writeln!(o, "  {a}");
     }
-    print!("{o}");
-    Ok(())
+    Ok(Out::new(o, j))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,13 +328,16 @@ fn key_handles(sks: &mut Card) -> Result<Vec<(u32, u32)>, Fail> {
     Ok(out)
 }
 
-fn keys(sks: &mut Card) -> Result<(), Fail> {
+fn keys(sks: &mut Card) -> Result<Out, Fail> {
     let handles = key_handles(sks)?;
     if handles.is_empty() {
-        println!("No keys on the card.");
-        return Ok(());
+        return Ok(Out::new(
+            "No keys on the card.\n".into(),
+            json!({ "keys": [] }),
+        ));
     }
     let mut o = String::new();
+    let mut list = Vec::new();
     for (i, (h, session)) in handles.iter().enumerate() {
         if i > 0 {
             o.push('\n');
@@ -326,6 +355,27 @@ fn keys(sks: &mut Card) -> Result<(), Fail> {
             },
         );
         let ee = a.certificates.first().map(|c| CertInfo::parse(c));
+        let mut kj = json!({
+            "handle": h,
+            "session": session,
+            "friendly_name": a.friendly_name.as_str(),
+            "symmetric_key_length": a.symmetric_key_length,
+            "app_usage": app_usage(a.app_usage),
+            "certificate": match &ee {
+                Some(Ok(ci)) => cert_json(ci, a.certificates.len()),
+                _ => Value::Null,
+            },
+            "algorithms": a.endorsed_algorithms.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+            "pin": Value::Null,
+            "puk": Value::Null,
+            "device_pin": p.protection_status & 0x10 != 0,
+            "biometric": biometric(p.biometric_protection),
+            "export": protection(p.export_protection),
+            "delete": protection(p.delete_protection),
+            "imported": p.key_backup & 0x01 != 0,
+            "exported": p.key_backup & 0x02 != 0,
+            "extensions": [],
+        });
         let kind = if a.symmetric_key_length > 0 {
             format!("symmetric, {} bytes", a.symmetric_key_length)
         } else {
@@ -334,7 +384,8 @@ fn keys(sks: &mut Card) -> Result<(), Fail> {
                 _ => "asymmetric".into(),
             }
         };
-        line(&mut o, "key", kind);
+        line(&mut o, "key", &kind);
+        kj["key"] = json!(kind);
         line(
             &mut o,
             "app usage",
@@ -368,6 +419,20 @@ fn keys(sks: &mut Card) -> Result<(), Fail> {
             line(&mut o, "PIN", "device PIN");
         } else if s & 0x01 != 0 {
             let state = if s & 0x04 != 0 { "BLOCKED" } else { "ok" };
+            kj["pin"] = json!({
+                "blocked": s & 0x04 != 0,
+                "error_count": p.pin_error_count,
+                "retry_limit": p.retry_limit,
+                "format": format_name(p.format),
+                "min_length": p.min_length,
+                "max_length": p.max_length,
+                "user_defined": p.user_defined,
+                "user_modifiable": p.user_modifiable,
+                "grouping": grouping(p.grouping),
+                "pattern_restrictions": p.pattern_restrictions,
+                "input_method": input_method(p.input_method),
+                "caching": p.enable_pin_caching,
+            });
             line(
                 &mut o,
                 "PIN",
@@ -406,6 +471,12 @@ fn keys(sks: &mut Card) -> Result<(), Fail> {
         }
         if s & 0x02 != 0 {
             let state = if s & 0x08 != 0 { "BLOCKED" } else { "ok" };
+            kj["puk"] = json!({
+                "blocked": s & 0x08 != 0,
+                "error_count": p.puk_error_count,
+                "retry_limit": p.puk_retry_limit,
+                "format": format_name(p.puk_format),
+            });
             let limit = if p.puk_retry_limit == 0 {
                 "no limit".to_string()
             } else {
@@ -446,7 +517,13 @@ fn keys(sks: &mut Card) -> Result<(), Fail> {
                     key_handle: *h,
                     r#type: t.clone(),
                 }) {
-                    Ok(x) => extension_summary(&x),
+                    Ok(x) => {
+                        kj["extensions"]
+                            .as_array_mut()
+                            .expect("array")
+                            .push(extension_json(t.as_str(), &x));
+                        extension_summary(&x)
+                    }
                     Err(e) => format!("({})", Fail::from(e)),
                 };
                 line(
@@ -456,19 +533,41 @@ fn keys(sks: &mut Card) -> Result<(), Fail> {
                 );
             }
         }
+        list.push(kj);
     }
-    print!("{o}");
-    Ok(())
+    Ok(Out::new(o, json!({ "keys": list })))
 }
 
-fn extension_summary(x: &GetExtensionOutput) -> String {
-    let kind = match x.sub_type {
+fn sub_type_name(v: u8) -> &'static str {
+    match v {
         0 => "extension",
         1 => "encrypted extension",
         2 => "property bag",
         3 => "logotype",
         _ => "unknown subType",
-    };
+    }
+}
+
+fn extension_json(type_uri: &str, x: &GetExtensionOutput) -> Value {
+    let mut j = json!({
+        "type": type_uri,
+        "sub_type": sub_type_name(x.sub_type),
+        "qualifier": x.qualifier.as_str(),
+        "length": x.extension_data.len(),
+    });
+    if x.sub_type == 2 {
+        if let Some(props) = parse_property_bag(&x.extension_data) {
+            j["properties"] = props
+                .iter()
+                .map(|(n, v, w)| json!({ "name": n, "value": v, "writable": w }))
+                .collect();
+        }
+    }
+    j
+}
+
+fn extension_summary(x: &GetExtensionOutput) -> String {
+    let kind = sub_type_name(x.sub_type);
     let mut s = format!("[{kind}, {} bytes", x.extension_data.len());
     if !x.qualifier.is_empty() {
         let _ = write!(s, ", {}", x.qualifier);
@@ -486,260 +585,220 @@ fn extension_summary(x: &GetExtensionOutput) -> String {
     s
 }
 
-/// Property bag: repeated `u16 len ‖ name ‖ u8 writable ‖ u16 len ‖ value`.
-fn parse_property_bag(mut b: &[u8]) -> Option<Vec<(String, String, bool)>> {
-    fn take_str(b: &mut &[u8]) -> Option<String> {
-        if b.len() < 2 {
-            return None;
-        }
-        let n = usize::from(u16::from_be_bytes([b[0], b[1]]));
-        let s = b.get(2..2 + n)?;
-        let out = String::from_utf8_lossy(s).into_owned();
-        *b = &b[2 + n..];
-        Some(out)
-    }
-    let mut out = Vec::new();
-    while !b.is_empty() {
-        let name = take_str(&mut b)?;
-        let (&w, rest) = b.split_first()?;
-        b = rest;
-        let value = take_str(&mut b)?;
-        out.push((name, value, w == 1));
-    }
-    Some(out)
+/// A property bag's (name, value, writable) list, with the codec shared with the card.
+fn parse_property_bag(b: &[u8]) -> Option<Vec<(String, String, bool)>> {
+    apdu_spec::property_bag::parse(b).ok().map(|props| {
+        props
+            .iter()
+            .map(|p| (p.name.to_owned(), p.value.to_owned(), p.writable))
+            .collect()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // cert
 
-fn cert_cmd(sks: &mut Card, a: &crate::CertArgs) -> Result<(), Fail> {
+fn cert_cmd(sks: &mut Card, a: &crate::CertArgs) -> Result<Out, Fail> {
     let attrs = sks.get_key_attributes(&GetKeyAttributesArgs {
         key_handle: a.key.key,
     })?;
     let Some(ee) = attrs.certificates.first() else {
         return Err(Fail::msg(format!("key {} has no certificate", a.key.key)));
     };
+    let pems: Vec<String> = attrs.certificates.iter().map(|c| cert::to_pem(c)).collect();
+    let j = json!({ "key": a.key.key, "certificates": pems });
     let data: Vec<u8> = if a.der {
         ee.0.clone()
     } else if a.chain {
-        attrs
-            .certificates
-            .iter()
-            .map(|c| cert::to_pem(c))
-            .collect::<String>()
-            .into_bytes()
+        pems.concat().into_bytes()
     } else {
-        cert::to_pem(ee).into_bytes()
+        pems[0].clone().into_bytes()
     };
     match &a.out {
         Some(path) => {
-            write_file(path, &data)?;
-            println!("Wrote {}", path.display());
+            crate::input::write(path, &data)?;
+            let text = if path == Path::new("-") {
+                String::new()
+            } else {
+                format!("Wrote {}\n", path.display())
+            };
+            Ok(Out::new(text, j))
         }
         None if a.der => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(&data)
-                .map_err(|e| Fail::msg(format!("cannot write to stdout: {e}")))?;
+            crate::input::write(Path::new("-"), &data)?;
+            Ok(Out::new(String::new(), j))
         }
-        None => print!("{}", String::from_utf8_lossy(&data)),
+        None => Ok(Out::new(String::from_utf8_lossy(&data).into_owned(), j)),
     }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
 // sessions
 
-fn sessions(sks: &mut Card, closed: bool, action: Option<&SessionsCommand>) -> Result<(), Fail> {
+fn sessions(sks: &mut Card, closed: bool, action: Option<&SessionsCommand>) -> Result<Out, Fail> {
     if let Some(SessionsCommand::Abort { handle }) = action {
         sks.abort_provisioning_session(&AbortProvisioningSessionArgs {
             provisioning_handle: *handle,
         })?;
-        println!("Aborted provisioning session {handle}");
-        return Ok(());
+        return Ok(Out::new(
+            format!("Aborted provisioning session {handle}\n"),
+            json!({ "aborted": handle }),
+        ));
     }
     let list = sks.sessions(!closed)?;
     let state = if closed { "closed" } else { "open" };
+    let j: Vec<Value> = list
+        .iter()
+        .map(|(handle, s)| {
+            json!({
+                "handle": handle,
+                "state": state,
+                "server_session_id": s.server_session_id.as_str(),
+                "client_session_id": s.client_session_id.as_str(),
+                "issuer": s.issuer_uri.as_str(),
+                "privacy_enabled": s.privacy_enabled,
+                "updatable": !s.key_management_key.is_empty(),
+                "client_time": s.client_time,
+                "life_time": s.session_life_time,
+            })
+        })
+        .collect();
+    let j = json!({ "sessions": j });
     if list.is_empty() {
-        println!("No {state} provisioning sessions.");
-        return Ok(());
+        return Ok(Out::new(format!("No {state} provisioning sessions.\n"), j));
     }
-    let mut o = String::new();
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    t.set_header([
+        "session",
+        "state",
+        "issuer",
+        "server session id",
+        "privacy",
+        "updatable",
+        "life time",
+    ]);
     for (handle, s) in list {
-        let _ = writeln!(o, "Session {handle} ({state})");
-        line(&mut o, "server session id", &s.server_session_id);
-        line(&mut o, "client session id", &s.client_session_id);
-        line(&mut o, "issuer", &s.issuer_uri);
-        line(&mut o, "privacy enabled", yes_no(s.privacy_enabled));
-        line(
-            &mut o,
-            "updatable (KMK)",
-            yes_no(!s.key_management_key.is_empty()),
-        );
-        line(&mut o, "client time", s.client_time);
-        line(&mut o, "life time", format!("{} s", s.session_life_time));
+        t.add_row([
+            handle.to_string(),
+            state.to_string(),
+            s.issuer_uri.to_string(),
+            s.server_session_id.to_string(),
+            yes_no(s.privacy_enabled).to_string(),
+            yes_no(!s.key_management_key.is_empty()).to_string(),
+            format!("{} s", s.session_life_time),
+        ]);
     }
-    print!("{o}");
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// user API
-
-fn sign(sks: &mut Card, a: &crate::SignArgs) -> Result<(), Fail> {
-    let alg = algs::resolve(&a.alg, Class::Sign).map_err(Fail::Msg)?;
-    let data = match (&a.hash, &a.data_file) {
-        (Some(h), _) => parse_hex("--hash", h)?,
-        (None, Some(f)) => {
-            let hash = Hash::of_signature(&alg).ok_or_else(|| {
-                Fail::msg(format!(
-                    "unknown hash for algorithm {alg}: give the hash with --hash"
-                ))
-            })?;
-            match hash {
-                Hash::None => read_call_data(f)?,
-                hash => hash
-                    .digest_reader(open_file(f)?)
-                    .map_err(|e| Fail::msg(format!("cannot read {}: {e}", f.display())))?,
-            }
-        }
-        (None, None) => return Err(Fail::msg("give --hash HEX or --data-file FILE")),
-    };
-    require_pin(sks, a.key.key, &a.pin)?;
-    let r = sks.sign_hashed_data(&SignHashedDataArgs {
-        key_handle: a.key.key,
-        algorithm: uri(&alg)?,
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: auth(&a.pin),
-        data: Bytes(data),
-    })?;
-    if let Some(path) = &a.out {
-        write_file(path, &r.result)?;
-    }
-    println!("{}", hex::encode(&r.result.0));
-    Ok(())
-}
-
-fn decrypt(sks: &mut Card, a: &crate::DecryptArgs) -> Result<(), Fail> {
-    let alg = algs::resolve(&a.alg, Class::Decrypt).map_err(Fail::Msg)?;
-    let data = match (&a.input, &a.hex) {
-        (Some(f), _) => read_call_data(f)?,
-        (None, Some(h)) => parse_hex("--hex", h)?,
-        (None, None) => return Err(Fail::msg("give --in FILE or --hex HEX")),
-    };
-    require_pin(sks, a.key.key, &a.pin)?;
-    let r = sks.asymmetric_key_decrypt(&AsymmetricKeyDecryptArgs {
-        key_handle: a.key.key,
-        algorithm: uri(&alg)?,
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: auth(&a.pin),
-        data: Bytes(data),
-    })?;
-    match &a.out {
-        Some(path) => {
-            write_file(path, &r.result)?;
-            println!("Wrote {} bytes to {}", r.result.len(), path.display());
-        }
-        None => println!("{}", hex::encode(&r.result.0)),
-    }
-    Ok(())
-}
-
-fn hmac(sks: &mut Card, a: &crate::HmacArgs) -> Result<(), Fail> {
-    let alg = algs::resolve(&a.alg, Class::Hmac).map_err(Fail::Msg)?;
-    let data = match (&a.data, &a.data_file) {
-        (Some(h), _) => parse_hex("--data", h)?,
-        (None, Some(f)) => read_call_data(f)?,
-        (None, None) => return Err(Fail::msg("give --data HEX or --data-file FILE")),
-    };
-    require_pin(sks, a.key.key, &a.pin)?;
-    let r = sks.perform_hmac(&PerformHmacArgs {
-        key_handle: a.key.key,
-        algorithm: uri(&alg)?,
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: auth(&a.pin),
-        data: Blob(data),
-    })?;
-    println!("{}", hex::encode(&r.result.0));
-    Ok(())
+    let o = format!("{t}\n");
+    Ok(Out::new(o, j))
 }
 
 // ---------------------------------------------------------------------------------------------
 // management
 
-fn pin(sks: &mut Card, p: &PinCommand) -> Result<(), Fail> {
-    match p {
+fn pin(sks: &mut Card, p: &PinCommand) -> Result<Out, Fail> {
+    let (key, text, action) = match p {
         PinCommand::Change { key, old, new } => {
+            let old = needed_secret(old, &format!("current PIN of key {}", key.key))?;
+            let new = needed_secret(new, &format!("new PIN of key {}", key.key))?;
             sks.change_pin(&ChangePinArgs {
                 key_handle: key.key,
-                authorization: Bytes(old.as_bytes().to_vec()),
-                new_pin: Bytes(new.as_bytes().to_vec()),
+                authorization: Bytes(old.bytes().to_vec()),
+                new_pin: Bytes(new.bytes().to_vec()),
             })?;
-            println!(
+            (
+                key.key,
                 "PIN of key {} changed (with every key sharing it).",
-                key.key
-            );
+                "changed",
+            )
         }
         PinCommand::Unlock { key, puk } => {
+            let puk = needed_secret(puk, &format!("PUK of key {}", key.key))?;
             sks.unlock_key(&UnlockKeyArgs {
                 key_handle: key.key,
-                authorization: Bytes(puk.as_bytes().to_vec()),
+                authorization: Bytes(puk.bytes().to_vec()),
             })?;
-            println!("Key {} unlocked: PIN error counter reset.", key.key);
+            (
+                key.key,
+                "Key {} unlocked: PIN error counter reset.",
+                "unlocked",
+            )
         }
         PinCommand::Set { key, puk, new } => {
+            let puk = needed_secret(puk, &format!("PUK of key {}", key.key))?;
+            let new = needed_secret(new, &format!("new PIN of key {}", key.key))?;
             sks.set_pin(&SetPinArgs {
                 key_handle: key.key,
-                authorization: Bytes(puk.as_bytes().to_vec()),
-                new_pin: Bytes(new.as_bytes().to_vec()),
+                authorization: Bytes(puk.bytes().to_vec()),
+                new_pin: Bytes(new.bytes().to_vec()),
             })?;
-            println!(
+            (
+                key.key,
                 "PIN of key {} set and unblocked (with every key sharing it).",
-                key.key
-            );
+                "set",
+            )
         }
-    }
-    Ok(())
+    };
+    Ok(Out::new(
+        format!("{}\n", text.replace("{}", &key.to_string())),
+        json!({ "key": key, "pin": action }),
+    ))
 }
 
-fn delete(sks: &mut Card, a: &crate::AuthKeyArgs) -> Result<(), Fail> {
+fn delete(sks: &mut Card, a: &crate::AuthKeyArgs) -> Result<Out, Fail> {
     sks.delete_key(&DeleteKeyArgs {
         key_handle: a.key.key,
-        authorization: auth(&a.auth),
+        authorization: optional_auth(&a.auth, &format!("PIN or PUK of key {}", a.key.key))?,
     })?;
-    println!("Key {} deleted.", a.key.key);
-    Ok(())
+    Ok(Out::new(
+        format!("Key {} deleted.\n", a.key.key),
+        json!({ "deleted": a.key.key }),
+    ))
 }
 
-fn export(sks: &mut Card, a: &crate::ExportArgs) -> Result<(), Fail> {
+fn export(sks: &mut Card, a: &crate::ExportArgs) -> Result<Out, Fail> {
     let attrs = sks.get_key_attributes(&GetKeyAttributesArgs {
         key_handle: a.key.key,
     })?;
     let r = sks.export_key(&ExportKeyArgs {
         key_handle: a.key.key,
-        authorization: auth(&a.auth),
+        authorization: optional_auth(&a.auth, &format!("PIN or PUK of key {}", a.key.key))?,
     })?;
     let symmetric = attrs.symmetric_key_length > 0;
+    let format = if symmetric { "raw" } else { "pkcs8" };
     match &a.out {
         Some(path) => {
-            write_file(path, &r.key)?;
-            println!(
-                "Wrote key {} to {} ({}, {} bytes).",
-                a.key.key,
-                path.display(),
-                if symmetric {
-                    "raw symmetric key"
-                } else {
-                    "PKCS#8 DER"
-                },
-                r.key.len()
-            );
+            crate::input::write(path, &r.key)?;
+            Ok(Out::new(
+                format!(
+                    "Wrote key {} to {} ({}, {} bytes).\n",
+                    a.key.key,
+                    path.display(),
+                    if symmetric {
+                        "raw symmetric key"
+                    } else {
+                        "PKCS#8 DER"
+                    },
+                    r.key.len()
+                ),
+                json!({ "key": a.key.key, "format": format, "file": path.display().to_string() }),
+            ))
         }
-        None if symmetric => println!("{}", hex::encode(&r.key.0)),
-        None => print!("{}", cert::private_key_pem(&r.key)),
+        None => {
+            let text = if symmetric {
+                format!("{}\n", hex::encode(&r.key.0))
+            } else {
+                cert::private_key_pem(&r.key)
+            };
+            let value = if symmetric {
+                hex::encode(&r.key.0)
+            } else {
+                text.clone()
+            };
+            Ok(Out::new(
+                text,
+                json!({ "key": a.key.key, "format": format, "value": value }),
+            ))
+        }
     }
-    Ok(())
 }

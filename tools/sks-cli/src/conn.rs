@@ -64,7 +64,7 @@ pub fn connect(target: &Target, verbose: bool) -> Result<Sks<Conn>, Fail> {
     let conn = match target {
         Target::Pcsc { pattern, timeout } => {
             let t = PcscTransport::connect(pattern.as_deref(), *timeout).map_err(|e| {
-                Fail::Msg(format!(
+                Fail::Transport(format!(
                     "{}\n(hint: is pcscd running with a virtual reader? Use --in-process \
                      --store FILE to run the card in this process)",
                     crate::fail::transport_text(&e)
@@ -80,9 +80,9 @@ pub fn connect(target: &Target, verbose: bool) -> Result<Sks<Conn>, Fail> {
                 ensure_parent(path)?;
             }
             let card = applet::open_card(store.as_deref())
-                .map_err(|e| Fail::Msg(format!("cannot start the in-process card: {e}")))?;
+                .map_err(|e| Fail::Transport(format!("cannot start the in-process card: {e}")))?;
             let t = InProcess::from_box(card).map_err(|e| {
-                Fail::Msg(format!(
+                Fail::Transport(format!(
                     "the in-process card refused SELECT: {}",
                     crate::fail::transport_text(&e)
                 ))

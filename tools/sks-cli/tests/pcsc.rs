@@ -59,7 +59,7 @@ fn provision_keys_sign_over_pcsc() {
             "1234",
         ],
     );
-    assert_eq!(sig.trim().len(), 128, "{sig}");
+    assert_eq!(&sig.trim()[..2], "30", "DER by default: {sig}");
     let out = sks(
         &reader,
         &[
@@ -74,7 +74,7 @@ fn provision_keys_sign_over_pcsc() {
             "0000",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(11), "ERROR_AUTHORIZATION exits 11");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("error: ERROR_AUTHORIZATION (0x01)"), "{err}");
 
@@ -83,7 +83,11 @@ fn provision_keys_sign_over_pcsc() {
         .args(["--reader", "No Such Reader", "--timeout", "1", "info"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "no reader: transport error exits 3"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error: no card in a reader"), "{err}");
 }
