@@ -34,7 +34,8 @@ cleanup() {
 trap 'status=$?; cleanup; exit $status' EXIT
 trap 'exit 130' INT TERM
 
-if pgrep -x pcscd >/dev/null 2>&1; then
+# A pcscd without the system socket is a private one (e.g. of a test run): not ours to use.
+if pgrep -x pcscd >/dev/null 2>&1 && [ -S /run/pcscd/pcscd.comm ]; then
     echo "demo: using the running system pcscd"
 elif command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pcscd.socket 2>/dev/null; then
     echo "demo: using the system pcscd (socket activation)"
