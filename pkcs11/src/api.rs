@@ -218,12 +218,7 @@ pub unsafe extern "C" fn C_GetMechanismList(
         with(|m| {
             out(pul_count)?;
             let t = m.token(slot)?;
-            let supported: Vec<String> = t
-                .info
-                .supported_algorithms
-                .iter()
-                .map(|u| u.as_str().to_owned())
-                .collect();
+            let supported = t.supported_algorithms();
             let list: Vec<CK_MECHANISM_TYPE> =
                 mechanism::available(&supported).map(|m| m.ty).collect();
             deliver_list(&list, p_list, pul_count)
@@ -240,12 +235,7 @@ pub unsafe extern "C" fn C_GetMechanismInfo(
         with(|m| {
             let info = out(p_info)?;
             let t = m.token(slot)?;
-            let supported: Vec<String> = t
-                .info
-                .supported_algorithms
-                .iter()
-                .map(|u| u.as_str().to_owned())
-                .collect();
+            let supported = t.supported_algorithms();
             let mech = mechanism::available(&supported)
                 .find(|m| m.ty == ty)
                 .ok_or(CKR_MECHANISM_INVALID)?;
@@ -1176,12 +1166,7 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
             if !s.rw {
                 return Err(CKR_SESSION_READ_ONLY);
             }
-            let supported: Vec<String> = t
-                .info
-                .supported_algorithms
-                .iter()
-                .map(|u| u.as_str().to_owned())
-                .collect();
+            let supported = t.supported_algorithms();
             if !mechanism::available(&supported).any(|m| m.ty == ty) {
                 return Err(CKR_MECHANISM_INVALID);
             }

@@ -68,6 +68,15 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
+    /// The algorithm URIs the card lists in getDeviceInfo.
+    pub fn supported_algorithms(&self) -> Vec<String> {
+        self.info
+            .supported_algorithms
+            .iter()
+            .map(|u| u.as_str().to_owned())
+            .collect()
+    }
+
     /// Reads the device information and the keys.
     pub fn open(mut card: Card) -> Rv<Self> {
         let info = card
