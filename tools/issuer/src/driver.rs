@@ -442,7 +442,7 @@ pub struct PinPolicyObject {
 /// Everything createKeyEntry takes, in the driver's terms. `Default`: `#key.1`, P-256, no PIN,
 /// not exportable (0x03, the KeyGen2 default), deletable (0x00), appUsage universal (0x03), no
 /// endorsed algorithms, empty friendly name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct KeySpec {
     pub id: String,
     pub key_entry_algorithm: String,
@@ -467,6 +467,34 @@ pub struct KeySpec {
     pub key_parameters: Vec<u8>,
     /// Sent in the given order (the card requires them sorted).
     pub endorsed_algorithms: Vec<String>,
+}
+
+/// Every field but the PIN, which shows as its length only.
+impl std::fmt::Debug for KeySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySpec")
+            .field("id", &self.id)
+            .field("key_entry_algorithm", &self.key_entry_algorithm)
+            .field("server_seed", &self.server_seed)
+            .field("device_pin_protection", &self.device_pin_protection)
+            .field("pin_policy", &self.pin_policy)
+            .field("pin_policy_handle", &self.pin_policy_handle)
+            .field(
+                "pin_value",
+                &format_args!("<{} bytes>", self.pin_value.len()),
+            )
+            .field("encrypt_pin", &self.encrypt_pin)
+            .field("enable_pin_caching", &self.enable_pin_caching)
+            .field("biometric_protection", &self.biometric_protection)
+            .field("export_protection", &self.export_protection)
+            .field("delete_protection", &self.delete_protection)
+            .field("app_usage", &self.app_usage)
+            .field("friendly_name", &self.friendly_name)
+            .field("key_algorithm", &self.key_algorithm)
+            .field("key_parameters", &self.key_parameters)
+            .field("endorsed_algorithms", &self.endorsed_algorithms)
+            .finish()
+    }
 }
 
 impl KeySpec {
@@ -1357,5 +1385,18 @@ impl<T: Transport> KeyBuilder<'_, '_, T> {
     pub fn create(self) -> Result<Key, Error> {
         let req = self.session.state.key_args(&self.spec)?;
         self.session.send_key(&req)
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn a_key_spec_never_shows_its_pin() {
+        let mut spec = super::KeySpec::new("K");
+        spec.pin_value = b"739158".to_vec();
+        let shown = format!("{spec:?}");
+        assert!(shown.contains("<6 bytes>"), "{shown}");
+        assert!(!shown.contains("55, 51, 57"), "{shown}"); // the bytes of "739"
+        assert!(!shown.contains("739158"), "{shown}");
     }
 }
