@@ -103,9 +103,7 @@ impl<S: Store> SksApplet<S> {
         };
         if let Some(session) = session {
             self.db.remove_session_and_objects(session);
-            if let Err(e) = self.db.save(&mut self.store) {
-                log::error!("teardown of session {session} could not be persisted: {e}");
-            }
+            self.commit_or_log(format_args!("teardown of session {session}"));
         }
     }
 
@@ -116,16 +114,16 @@ impl<S: Store> SksApplet<S> {
     /// Runs one decoded call. Every method of the spec has an arm here (exhaustive match);
     /// each handler cites its spec section.
     fn exec(&mut self, command: Command) -> Result<Vec<u8>, apdu_spec::EncodeError> {
-        // No call is answered while an expired session could still be seen.
-        if let Err(e) = self.expire_sessions() {
-            return encode_response::<()>(&Err(e));
-        }
         // Provisioning methods are [2]..[53]; they may not eat into the counters' reserve.
         self.reserve = if (command.method() as u8) < 70 {
             STORE_RESERVE
         } else {
             0
         };
+        // No call is answered while an expired session could still be seen.
+        if let Err(e) = self.expire_sessions() {
+            return encode_response::<()>(&Err(e));
+        }
         let response = self.dispatch(command);
         // Handlers commit what must persist; whatever a failed call left uncommitted in RAM
         // is dropped here, so it can never ride along with a later commit.

@@ -255,18 +255,10 @@ impl Db {
         Ok(())
     }
 
-    /// Writes every object changed since the last save in one transaction. On failure the
-    /// changed objects are restored from the store and nothing has changed.
-    pub fn save<S: Store>(&mut self, store: &mut S) -> Result<(), StoreError> {
-        self.save_reserving(store, 0)
-    }
-
-    /// [`Db::save`] through [`Store::commit_reserving`].
-    pub fn save_reserving<S: Store>(
-        &mut self,
-        store: &mut S,
-        reserve: usize,
-    ) -> Result<(), StoreError> {
+    /// Writes every object changed since the last save in one transaction
+    /// ([`Store::commit_reserving`]). On failure the changed objects are restored from the store
+    /// and nothing has changed. Called by `SksApplet::commit` only (module `txn`).
+    pub fn save<S: Store>(&mut self, store: &mut S, reserve: usize) -> Result<(), StoreError> {
         let dirty = std::mem::take(&mut self.dirty);
         if dirty.is_empty() {
             return Ok(());

@@ -23,6 +23,7 @@ pub mod secret;
 pub mod security;
 pub mod store;
 pub mod symmetric;
+pub(crate) mod txn;
 pub(crate) mod user;
 
 pub use applet::{SksApplet, STORE_RESERVE};

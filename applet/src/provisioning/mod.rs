@@ -17,15 +17,11 @@ pub use session::MAX_OPEN_SESSIONS;
 
 use crate::applet::SksApplet;
 use crate::db::Session;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use apdu_spec::{ErrorCode, SksError};
 
 pub(crate) fn option(msg: impl Into<String>) -> SksError {
     SksError::new(ErrorCode::Option, msg)
-}
-
-pub(crate) fn storage(e: StoreError) -> SksError {
-    SksError::new(ErrorCode::Storage, e.to_string())
 }
 
 impl<S: Store> SksApplet<S> {
@@ -62,14 +58,6 @@ impl<S: Store> SksApplet<S> {
             .ok_or_else(|| SksError::new(ErrorCode::Internal, "session vanished"))
     }
 
-    /// Persists all changes in one transaction (ERROR_STORAGE if the store refuses; the card
-    /// then keeps its previous state).
-    pub(crate) fn commit(&mut self) -> Result<(), SksError> {
-        self.db
-            .save_reserving(&mut self.store, self.reserve)
-            .map_err(storage)
-    }
-
     /// Runs one step of provisioning session `session`: commit on success, teardown on failure.
     pub(crate) fn provisioning_step<T>(
         &mut self,
@@ -80,10 +68,7 @@ impl<S: Store> SksApplet<S> {
         if result.is_err() {
             self.db.discard(&self.store);
             self.db.remove_session_and_objects(session);
-            if let Err(e) = self.db.save(&mut self.store) {
-                log::error!("teardown of session {session} could not be persisted: {e}");
-                self.db.discard(&self.store);
-            }
+            self.commit_or_log(format_args!("teardown of session {session}"));
         }
         result
     }

@@ -1,7 +1,7 @@
 //! Session life cycle: createProvisioningSession [2], enumerateProvisioningSessions [4],
 //! abortProvisioningSession [5], updateKeyManagementKey [7].
 
-use super::{option, storage};
+use super::option;
 use crate::algorithm::key_is_supported;
 use crate::applet::SksApplet;
 use crate::crypto::{hmac_sha256, PrivateKey, PublicKey};
@@ -218,10 +218,7 @@ impl<S: Store> SksApplet<S> {
         for &h in &expired {
             self.db.remove_session_and_objects(h);
         }
-        if let Err(e) = self.db.save(&mut self.store) {
-            self.db.discard(&self.store);
-            return Err(storage(e));
-        }
+        self.commit()?;
         log::info!("provisioning sessions {expired:?} expired: aborted");
         Ok(())
     }
@@ -233,10 +230,7 @@ impl<S: Store> SksApplet<S> {
         for (h, life) in self.db.undated_sessions() {
             self.db.set_session_deadline(h, Some(now + u64::from(life)));
         }
-        if let Err(e) = self.db.save(&mut self.store) {
-            log::error!("cannot date the open provisioning sessions: {e}");
-            self.db.discard(&self.store);
-        }
+        self.commit_or_log("dating the open provisioning sessions");
     }
 
     /// abortProvisioningSession [5] (spec 7.4): removes an open session and everything created

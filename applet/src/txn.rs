@@ -1,0 +1,30 @@
+//! The one way handlers persist (spec 2.5: changes are atomic; issue 9: PIN/PUK counters always
+//! fit). Every change a call made in the credential database goes to the store in ONE
+//! transaction, [`SksApplet::commit`]; if the store refuses, RAM is put back to what the store
+//! holds and the call gets ERROR_STORAGE. Changes the card makes on its own behalf (teardown of a
+//! failed session, expiry) use [`SksApplet::commit_or_log`].
+
+use crate::applet::SksApplet;
+use crate::store::{Store, StoreError};
+use apdu_spec::{ErrorCode, SksError};
+
+/// A refused or failed store transaction, as the caller sees it.
+pub(crate) fn storage(e: StoreError) -> SksError {
+    SksError::new(ErrorCode::Storage, e.to_string())
+}
+
+impl<S: Store> SksApplet<S> {
+    /// Persists all changes of this call in one transaction, keeping the current call's store
+    /// reserve free when the transaction grows the records.
+    pub(crate) fn commit(&mut self) -> Result<(), SksError> {
+        self.db.save(&mut self.store, self.reserve).map_err(storage)
+    }
+
+    /// [`SksApplet::commit`] for a change nobody waits for: a failure is logged (the card keeps
+    /// the store's state, which is consistent).
+    pub(crate) fn commit_or_log(&mut self, what: impl core::fmt::Display) {
+        if let Err(e) = self.commit() {
+            log::error!("{what} could not be persisted: {e}");
+        }
+    }
+}
