@@ -11,6 +11,7 @@ mod kg2;
 use apdu_spec::ErrorCode;
 use keygen2::proxy::ProxyError;
 use kg2::*;
+use pcsc_bridge::{Sks, Transport};
 use serde_json::Value;
 use sks_issuer::keygen2::{KeyGen2Server, KeyPlan, Scenario};
 use sks_issuer::{alg, Kmk};
@@ -143,15 +144,15 @@ fn tampered_macs_abort_the_session() {
     assert_eq!(err.sks_code(), Some(ErrorCode::Mac), "{err}");
 }
 
-#[test]
-fn replayed_messages_are_refused() {
-    let (_cut, mut sks) = pcsc_card();
-    let mut server = new_server();
-    // A complete exchange, recording its requests.
-    let mut recorded: Vec<(String, String)> = Vec::new();
+/// A complete PIN+PUK exchange, returning each request (qualifier, JSON) as the issuer sent it.
+fn recorded_exchange<T: Transport>(
+    server: &mut KeyGen2Server,
+    sks: &mut Sks<T>,
+) -> Vec<(String, String)> {
+    let mut recorded = Vec::new();
     exchange(
-        &mut server,
-        &mut sks,
+        server,
+        sks,
         Scenario::pin_puk_p256(None),
         User::pins(&["1234"]),
         |q, r| {
@@ -160,6 +161,14 @@ fn replayed_messages_are_refused() {
         },
     )
     .expect("first exchange");
+    recorded
+}
+
+#[test]
+fn replayed_messages_are_refused() {
+    let (_cut, mut sks) = pcsc_card();
+    let mut server = new_server();
+    let recorded = recorded_exchange(&mut server, &mut sks);
     let old = |q: &str| recorded.iter().find(|(x, _)| x == q).unwrap().1.clone();
 
     // Its KeyCreationRequest replayed into a new session (ids rewritten so that the proxy
@@ -226,18 +235,7 @@ fn replayed_messages_are_refused() {
 fn messages_out_of_order_are_refused() {
     let (_cut, mut sks) = pcsc_card();
     let mut server = new_server();
-    let mut recorded: Vec<(String, String)> = Vec::new();
-    exchange(
-        &mut server,
-        &mut sks,
-        Scenario::pin_puk_p256(None),
-        User::pins(&["1234"]),
-        |q, r| {
-            recorded.push((q.to_string(), r.clone()));
-            r
-        },
-    )
-    .expect("first exchange");
+    let recorded = recorded_exchange(&mut server, &mut sks);
     let old = |q: &str| recorded.iter().find(|(x, _)| x == q).unwrap().1.clone();
 
     // A KeyCreationRequest where the ProvisioningInitializationRequest belongs: no session is

@@ -667,26 +667,12 @@ impl KeyGen2Server {
             }
             ic.logotypes = NonEmpty::new(logos);
             if let Some(t) = &c.update_key {
-                let target = self.target(t)?;
-                let auth = st.authorization(
-                    &target.key,
-                    target
-                        .kmk
-                        .as_ref()
-                        .ok_or_else(|| Error::Usage("target without KMK".into()))?,
-                )?;
+                let (target, auth) = self.authorized_target(st, t)?;
                 let a = st.post_update_args(&key, &target.key, &auth)?;
                 ic.update_key = Some(post_op(&target, auth, a.mac)?);
             }
             if let Some(t) = &c.clone_key_protection {
-                let target = self.target(t)?;
-                let auth = st.authorization(
-                    &target.key,
-                    target
-                        .kmk
-                        .as_ref()
-                        .ok_or_else(|| Error::Usage("target without KMK".into()))?,
-                )?;
+                let (target, auth) = self.authorized_target(st, t)?;
                 let a = st.post_clone_args(&key, &target.key, &auth)?;
                 ic.clone_key_protection = Some(post_op(&target, auth, a.mac)?);
             }
@@ -694,27 +680,13 @@ impl KeyGen2Server {
         }
         let mut unlocks = Vec::new();
         for t in &s.unlock_keys {
-            let target = self.target(t)?;
-            let auth = st.authorization(
-                &target.key,
-                target
-                    .kmk
-                    .as_ref()
-                    .ok_or_else(|| Error::Usage("target without KMK".into()))?,
-            )?;
+            let (target, auth) = self.authorized_target(st, t)?;
             let a = st.post_unlock_args(&target.key, &auth);
             unlocks.push(post_op(&target, auth, a.mac)?);
         }
         let mut deletes = Vec::new();
         for t in &s.delete_keys {
-            let target = self.target(t)?;
-            let auth = st.authorization(
-                &target.key,
-                target
-                    .kmk
-                    .as_ref()
-                    .ok_or_else(|| Error::Usage("target without KMK".into()))?,
-            )?;
+            let (target, auth) = self.authorized_target(st, t)?;
             let a = st.post_delete_args(&target.key, &auth);
             deletes.push(post_op(&target, auth, a.mac)?);
         }
@@ -735,6 +707,21 @@ impl KeyGen2Server {
         ex.close = Some(close);
         ex.phase = Phase::Finalization;
         Ok(Reply::Request(Message::from(m).to_json()))
+    }
+
+    /// The credential `t` names and the Target Key Reference authorization by its KMK.
+    fn authorized_target(
+        &self,
+        st: &mut SessionState,
+        t: &TargetRef,
+    ) -> Result<(Credential, Vec<u8>), Error> {
+        let target = self.target(t)?;
+        let kmk = target
+            .kmk
+            .as_ref()
+            .ok_or_else(|| Error::Usage("target without KMK".into()))?;
+        let auth = st.authorization(&target.key, kmk)?;
+        Ok((target, auth))
     }
 
     fn target(&self, t: &TargetRef) -> Result<Credential, Error> {
