@@ -6,30 +6,23 @@
 //! (dispatcher: method id → typed command → handler) → handlers ([`info`], ...) → [`store`]
 //! (persistent records, one atomic transaction primitive).
 
-pub mod algorithm;
-pub mod applet;
-pub(crate) mod auth;
-pub mod card;
+pub mod auth;
 pub mod crypto;
 pub mod db;
 pub mod device;
-pub mod info;
+mod dispatch;
+pub mod error;
 pub mod iso;
-pub(crate) mod management;
-pub mod pin;
+pub mod methods;
 pub mod platform;
-pub(crate) mod provisioning;
 pub mod secret;
-pub mod security;
+pub mod state;
 pub mod store;
-pub mod symmetric;
 pub(crate) mod txn;
-pub(crate) mod user;
 
-pub use applet::{SksApplet, STORE_RESERVE};
-pub use card::Card;
-pub use iso::IsoCard;
-pub use provisioning::MAX_OPEN_SESSIONS;
+pub use iso::{Card, IsoCard};
+pub use methods::provisioning::MAX_OPEN_SESSIONS;
+pub use state::{SksApplet, STORE_RESERVE};
 
 use std::path::Path;
 use store::Store;

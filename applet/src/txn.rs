@@ -2,9 +2,10 @@
 //! fit). Every change a call made in the credential database goes to the store in ONE
 //! transaction, [`SksApplet::commit`]; if the store refuses, RAM is put back to what the store
 //! holds and the call gets ERROR_STORAGE. Changes the card makes on its own behalf (teardown of a
-//! failed session, expiry) use [`SksApplet::commit_or_log`].
+//! failed session, expiry) use [`SksApplet::commit_or_log`]. A provisioning step runs in
+//! [`SksApplet::provisioning_step`]: its commit, or the teardown of its whole session.
 
-use crate::applet::SksApplet;
+use crate::state::SksApplet;
 use crate::store::{Store, StoreError};
 use apdu_spec::{ErrorCode, SksError};
 
@@ -26,5 +27,22 @@ impl<S: Store> SksApplet<S> {
         if let Err(e) = self.commit() {
             log::error!("{what} could not be persisted: {e}");
         }
+    }
+
+    /// Runs one step of provisioning session `session`: commit on success; on failure the whole
+    /// session is torn down (spec 7.4 createProvisioningSession remarks: "the session must be
+    /// terminated and removed ... including all associated data"), also in one transaction.
+    pub(crate) fn provisioning_step<T>(
+        &mut self,
+        session: u32,
+        body: impl FnOnce(&mut Self) -> Result<T, SksError>,
+    ) -> Result<T, SksError> {
+        let result = body(self).and_then(|v| self.commit().map(|()| v));
+        if result.is_err() {
+            self.db.discard(&self.store);
+            self.db.remove_session_and_objects(session);
+            self.commit_or_log(format_args!("teardown of session {session}"));
+        }
+        result
     }
 }

@@ -6,7 +6,10 @@
 //! Envelope rules are documented in `apdu-spec/README.md`; the constants live in
 //! `apdu_spec::envelope`.
 
-use crate::card::Card;
+pub mod card;
+
+pub use card::Card;
+
 use crate::secret::Secret;
 use apdu_spec::envelope::{self, sw};
 use iso7816::command::CommandView;

@@ -2,14 +2,14 @@
 //! setCertificatePath [12], importSymmetricKey [13], importPrivateKey [14], addExtension [15]
 //! (spec 7.4; spec-notes §4.9-4.14).
 
-use super::option;
-use crate::algorithm::{self, Class};
-use crate::applet::SksApplet;
+use crate::auth::pin_rules::{check_pin, grouping_rule};
+use crate::crypto::algorithm::{self, Class};
 use crate::crypto::{certificate_public_key, is_key_pair, sha256, PrivateKey};
 use crate::db::{Extension, KeyEntry, Secret};
-use crate::info::{CRYPTO_DATA_SIZE, EXTENSION_DATA_SIZE};
-use crate::pin::{check_pin, grouping_rule};
-use crate::security::MacData;
+use crate::error::option;
+use crate::methods::info::{CRYPTO_DATA_SIZE, EXTENSION_DATA_SIZE};
+use crate::methods::provisioning::security::MacData;
+use crate::state::SksApplet;
 use crate::store::{Kind, Store};
 use apdu_spec::algorithms::special::{KEY_1, NONE, SESSION_1};
 use apdu_spec::{

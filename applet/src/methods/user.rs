@@ -4,13 +4,13 @@
 //! Every method follows the reference's observable order (spec-notes §4.25): key lookup,
 //! authorization, data size, algorithm checks, parameters, operation.
 
-use crate::algorithm::{self, AesMode, Class};
-use crate::applet::SksApplet;
+use crate::crypto::algorithm::{self, AesMode, Class};
+use crate::crypto::symmetric::{self, AesError};
 use crate::crypto::{PrivateKey, PublicKey};
-use crate::info::CRYPTO_DATA_SIZE;
-use crate::provisioning::option;
+use crate::error::option;
+use crate::methods::info::CRYPTO_DATA_SIZE;
+use crate::state::SksApplet;
 use crate::store::Store;
-use crate::symmetric::{self, AesError};
 use apdu_spec::algorithms::special::NONE;
 use apdu_spec::{
     AsymmetricKeyDecryptArgs, Blob, Bytes, CryptoResult, ErrorCode, KeyAgreementArgs,

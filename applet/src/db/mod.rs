@@ -423,8 +423,11 @@ impl Db {
             .filter(|k| {
                 k.handle == handle
                     || (k.pin_policy == Some(policy.handle)
-                        && crate::pin::grouping_rule(policy.grouping, k.app_usage, key.app_usage)
-                            == Some(true))
+                        && crate::auth::pin_rules::grouping_rule(
+                            policy.grouping,
+                            k.app_usage,
+                            key.app_usage,
+                        ) == Some(true))
             })
             .map(|k| k.handle)
             .collect()

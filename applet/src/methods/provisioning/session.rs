@@ -1,12 +1,12 @@
 //! Session life cycle: createProvisioningSession [2], enumerateProvisioningSessions [4],
 //! abortProvisioningSession [5], updateKeyManagementKey [7].
 
-use super::option;
-use crate::algorithm::key_is_supported;
-use crate::applet::SksApplet;
+use crate::crypto::algorithm::key_is_supported;
 use crate::crypto::{hmac_sha256, PrivateKey, PublicKey};
 use crate::db::{Secret, Session};
-use crate::security::MacData;
+use crate::error::option;
+use crate::methods::provisioning::security::MacData;
+use crate::state::SksApplet;
 use crate::store::{Kind, Store};
 use apdu_spec::algorithms::special::SESSION_1;
 use apdu_spec::{

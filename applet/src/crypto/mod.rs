@@ -5,6 +5,9 @@
 //! and re-encoded before any MAC or attestation. ECDSA signatures are raw `r ‖ s`
 //! (spec 4.1 "XML Signature" encoding, spec-notes §3.9).
 
+pub mod algorithm;
+pub mod symmetric;
+
 use core::fmt;
 use hmac::{Hmac, KeyInit, Mac as _};
 use p256::elliptic_curve::sec1::ToSec1Point;
@@ -538,11 +541,11 @@ impl PrivateKey {
     /// (`rsa.pkcs1.none`). Blinded.
     pub fn rsa_sign<R: CryptoRng + ?Sized>(
         &self,
-        hash: Option<crate::algorithm::Hash>,
+        hash: Option<crate::crypto::algorithm::Hash>,
         data: &[u8],
         rng: &mut R,
     ) -> Result<Vec<u8>, CryptoError> {
-        use crate::algorithm::Hash;
+        use crate::crypto::algorithm::Hash;
         let PrivateKey::Rsa(k) = self else {
             return Err(CryptoError("RSA signing needs an RSA key".into()));
         };
@@ -563,11 +566,11 @@ impl PrivateKey {
     /// label. Blinded.
     pub fn rsa_decrypt<R: CryptoRng + ?Sized>(
         &self,
-        oaep: Option<crate::algorithm::Hash>,
+        oaep: Option<crate::crypto::algorithm::Hash>,
         data: &[u8],
         rng: &mut R,
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        use crate::algorithm::Hash;
+        use crate::crypto::algorithm::Hash;
         let PrivateKey::Rsa(k) = self else {
             return Err(CryptoError("RSA decryption needs an RSA key".into()));
         };
@@ -675,7 +678,7 @@ mod tests {
         let PrivateKey::Rsa(pair) = &k else { panic!() };
         let digest = sha256(b"data");
         for (hash, data) in [
-            (Some(crate::algorithm::Hash::Sha256), &digest[..]),
+            (Some(crate::crypto::algorithm::Hash::Sha256), &digest[..]),
             (None, &b"raw"[..]),
         ] {
             let sig = k.rsa_sign(hash, data, &mut rng).unwrap();

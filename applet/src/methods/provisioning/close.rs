@@ -3,13 +3,13 @@
 //! transaction by `provisioning_step`. Any failure tears the session down and changes nothing
 //! else.
 
-use super::option;
-use crate::algorithm::{self, Class};
-use crate::applet::SksApplet;
+use crate::crypto::algorithm::{self, Class};
 use crate::crypto::{certificate_public_key, is_key_pair, PrivateKey, PublicKey};
 use crate::db::{Db, KeyEntry, PostOp};
+use crate::error::option;
+use crate::methods::provisioning::security::MacData;
 use crate::platform::CardRng;
-use crate::security::MacData;
+use crate::state::SksApplet;
 use crate::store::Store;
 use apdu_spec::algorithms::special::NONE;
 use apdu_spec::{
@@ -182,25 +182,6 @@ impl<S: Store> SksApplet<S> {
                 }
                 self.db.set_pin_errors(new.handle, inherited_errors);
                 self.db.insert_key(new);
-            }
-        }
-    }
-
-    /// Resets the PIN error counter of a key's PIN group, and the PUK counter with
-    /// `with_puk` (spec-notes §4.3 unlock, §5.4).
-    pub(crate) fn reset_pin_errors(&mut self, key: u32, with_puk: bool) {
-        let puk = self
-            .db
-            .key(key)
-            .and_then(|k| k.pin_policy)
-            .and_then(|p| self.db.pin(p))
-            .and_then(|p| p.puk);
-        for h in self.db.pin_group(key) {
-            self.db.set_pin_errors(h, 0);
-        }
-        if let (true, Some(puk)) = (with_puk, puk) {
-            if let Some(p) = self.db.puk_mut(puk) {
-                p.error_count = 0;
             }
         }
     }
