@@ -3,9 +3,9 @@
 
 use crate::db::Db;
 use crate::device::DeviceIdentity;
+use crate::error::{Error, StartupError};
 use crate::platform::{CardRng, Clock};
 use crate::store::{Kind, RecordKey, Store, Write};
-use crate::StartupError;
 
 const IDENTITY: RecordKey = RecordKey::new(Kind::DeviceIdentity, 0);
 
@@ -39,21 +39,22 @@ impl<S: Store> SksApplet<S> {
         options: crate::CardOptions,
     ) -> Result<Self, StartupError> {
         let device = match store.get(IDENTITY) {
-            Some(record) => DeviceIdentity::from_record(record).map_err(StartupError)?,
+            Some(record) => DeviceIdentity::from_record(record)
+                .map_err(|e| StartupError::Load(Error::Device(e)))?,
             None => {
-                let device = DeviceIdentity::personalize(&mut rng, clock.now())
-                    .map_err(|e| StartupError(format!("personalization failed: {e}")))?;
-                let record = device.to_record().map_err(StartupError)?;
-                store
-                    .commit(vec![Write::Put(IDENTITY, record.to_vec())])
-                    .map_err(|e| {
-                        StartupError(format!("cannot persist the device identity: {e}"))
-                    })?;
+                let personalized = DeviceIdentity::personalize(&mut rng, clock.now())
+                    .and_then(|device| Ok((device.to_record()?, device)))
+                    .map_err(Error::Device)
+                    .and_then(|(record, device)| {
+                        store.commit(vec![Write::Put(IDENTITY, record.to_vec())])?;
+                        Ok(device)
+                    });
+                let device = personalized.map_err(StartupError::Personalization)?;
                 log::info!("personalized a new card");
                 device
             }
         };
-        let db = Db::load(&store).map_err(|e| StartupError(format!("credential database: {e}")))?;
+        let db = Db::load(&store).map_err(|e| StartupError::Load(e.into()))?;
         let mut applet = Self {
             store,
             rng,

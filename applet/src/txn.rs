@@ -6,19 +6,16 @@
 //! [`SksApplet::provisioning_step`]: its commit, or the teardown of its whole session.
 
 use crate::state::SksApplet;
-use crate::store::{Store, StoreError};
-use apdu_spec::{ErrorCode, SksError};
-
-/// A refused or failed store transaction, as the caller sees it.
-pub(crate) fn storage(e: StoreError) -> SksError {
-    SksError::new(ErrorCode::Storage, e.to_string())
-}
+use crate::store::Store;
+use apdu_spec::SksError;
 
 impl<S: Store> SksApplet<S> {
     /// Persists all changes of this call in one transaction, keeping the current call's store
     /// reserve free when the transaction grows the records.
     pub(crate) fn commit(&mut self) -> Result<(), SksError> {
-        self.db.save(&mut self.store, self.reserve).map_err(storage)
+        self.db
+            .save(&mut self.store, self.reserve)
+            .map_err(SksError::from)
     }
 
     /// [`SksApplet::commit`] for a change nobody waits for: a failure is logged (the card keeps

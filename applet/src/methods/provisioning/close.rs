@@ -6,15 +6,13 @@
 use crate::crypto::algorithm::{self, Class};
 use crate::crypto::{certificate_public_key, is_key_pair, PrivateKey, PublicKey};
 use crate::db::{Db, KeyEntry, PostOp};
-use crate::error::option;
+use crate::error::{option, Error};
 use crate::methods::provisioning::security::MacData;
 use crate::platform::CardRng;
 use crate::state::SksApplet;
 use crate::store::Store;
 use apdu_spec::algorithms::special::NONE;
-use apdu_spec::{
-    CloseProvisioningSessionArgs, CloseProvisioningSessionOutput, ErrorCode, SksError,
-};
+use apdu_spec::{CloseProvisioningSessionArgs, CloseProvisioningSessionOutput, SksError};
 
 impl<S: Store> SksApplet<S> {
     pub(crate) fn close_provisioning_session(
@@ -127,7 +125,7 @@ impl<S: Store> SksApplet<S> {
         let public = certificate_public_key(ee)
             .ok_or_else(|| option("Unsupported end-entity certificate"))?;
         let private = PrivateKey::from_pkcs8(&key.private_key)
-            .map_err(|e| SksError::new(ErrorCode::Internal, e.0))?;
+            .map_err(|e| SksError::from(Error::StoredKey(e)))?;
         if private.is_rsa() != public.is_rsa() {
             return Err(option(format!("RSA/EC mixup for key {}", key.id)));
         }
