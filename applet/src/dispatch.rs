@@ -5,7 +5,7 @@
 use crate::iso::Application;
 use crate::state::{SksApplet, STORE_RESERVE};
 use crate::store::Store;
-use apdu_spec::envelope::{self, sw};
+use apdu_spec::envelope::{self, Status};
 use apdu_spec::{encode_response, Command, ErrorCode, MethodId, SksError};
 
 impl<S: Store> SksApplet<S> {
@@ -116,11 +116,11 @@ impl<S: Store> Application for SksApplet<S> {
         self.key_cache.clear();
     }
 
-    fn call(&mut self, p1: u8, p2: u8, data: &[u8]) -> Result<Vec<u8>, u16> {
+    fn call(&mut self, p1: u8, p2: u8, data: &[u8]) -> Result<Vec<u8>, Status> {
         if p2 != 0 {
-            return Err(sw::INCORRECT_P1P2);
+            return Err(Status::IncorrectP1OrP2Parameter);
         }
-        let method = MethodId::try_from(p1).map_err(|_| sw::INCORRECT_P1P2)?;
+        let method = MethodId::try_from(p1).map_err(|_| Status::IncorrectP1OrP2Parameter)?;
         let response = match Command::decode(method, data) {
             Ok(command) => self.exec(command),
             Err(e) => {
@@ -134,7 +134,7 @@ impl<S: Store> Application for SksApplet<S> {
         // Encoding fails only if a result outgrows its length prefix: a card bug, not input.
         response.map_err(|e| {
             log::error!("cannot encode the {} response: {e}", method.name());
-            sw::UNKNOWN
+            Status::UnspecifiedCheckingError
         })
     }
 }
