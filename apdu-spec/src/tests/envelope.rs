@@ -261,7 +261,11 @@ fn status_words_are_the_documented_numbers() {
     ];
     for (sw, number) in documented {
         assert_eq!(sw, number, "{sw:04X}");
-        assert_eq!(Status::from(number).to_u16(), number, "{number:04X} round-trips");
+        assert_eq!(
+            Status::from(number).to_u16(),
+            number,
+            "{number:04X} round-trips"
+        );
     }
     assert_eq!(
         response_apdu(vec![1, 2], Status::MoreAvailable(7)),
