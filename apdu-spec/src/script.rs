@@ -133,7 +133,8 @@ fn parse_hex_token(tok: &str) -> Result<Vec<u8>, String> {
             .map_err(|_| format!("`{tok}`: bad repeat count"))?;
         return Ok(vec![b; n]);
     }
-    if tok.is_empty() || !tok.len().is_multiple_of(2) || !tok.bytes().all(|c| c.is_ascii_hexdigit()) {
+    if tok.is_empty() || !tok.len().is_multiple_of(2) || !tok.bytes().all(|c| c.is_ascii_hexdigit())
+    {
         return Err(format!("`{tok}` is not hex bytes"));
     }
     Ok((0..tok.len())
