@@ -19,7 +19,6 @@
 //! APDU is not sent by vpcd at all (the reader would block), and an APDU longer than 65,535
 //! bytes does not fit a vpcd frame (see `vpcd_frame_limit`).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -32,8 +31,8 @@ use apdu_spec::{
     decode_response, DeviceInfo, ErrorCode, GetDeviceInfo, GetExtensionArgs, Method, MethodId, Uri,
     Wire,
 };
-use conformance_tests::{transmit, CardUnderTest, MAX_RESPONSE};
-use pcsc_bridge::{CallOptions, PcscTransport, Sks};
+use conformance_tests::{transmit, CardUnderTest, TempDir, MAX_RESPONSE};
+use pcsc_bridge::CallOptions;
 
 // ------------------------------------------------------------------------------------------
 // Helpers
@@ -74,15 +73,6 @@ const MANDATORY_ALGORITHMS: &[&str] = &[
 /// A fresh in-memory card in a reader of the process-wide private pcscd.
 fn start_card() -> CardUnderTest<'static> {
     CardUnderTest::start(applet::open_card(None).expect("open an in-memory card"))
-}
-
-/// The Rust client over PC/SC, connected to `cut`'s reader (SELECT done).
-fn client(cut: &CardUnderTest<'_>, options: CallOptions) -> Sks<PcscTransport> {
-    let reader = cut.reader_name().to_string_lossy().into_owned();
-    let transport =
-        PcscTransport::connect_with_context(cut.context(), Some(&reader), Duration::from_secs(10))
-            .unwrap_or_else(|e| panic!("connect pcsc-bridge to {reader:?}: {e}"));
-    Sks::with_options(transport, options)
 }
 
 /// A raw PC/SC connection with the applet selected.
@@ -158,32 +148,6 @@ fn pattern(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir =
-            std::env::temp_dir().join(format!("sks-envelope-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Runs a command, panics loudly if it cannot be started; returns (success, stdout+stderr).
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd
@@ -203,7 +167,7 @@ fn run(cmd: &mut Command) -> (bool, String) {
 #[test]
 fn device_info_over_pcsc() {
     let cut = start_card();
-    let mut sks = client(&cut, CallOptions::default());
+    let mut sks = cut.client();
     let info = sks.get_device_info().expect("getDeviceInfo over PC/SC");
 
     assert_eq!(info.api_level, 100, "apiLevel");
@@ -242,7 +206,7 @@ fn device_info_over_pcsc() {
     assert_eq!(again, info);
 
     // openssl: every certificate parses; the device certificate verifies against the second.
-    let dir = TempDir::new("devinfo");
+    let dir = TempDir::new("envelope-devinfo");
     let mut pems = Vec::new();
     for (i, cert) in info.certificates.iter().enumerate() {
         let der = dir.path().join(format!("cert{i}.der"));
@@ -289,7 +253,7 @@ const TYPE_RAW: &str = "https://example.com/conformance/big-raw";
 
 fn large_call_and_response(options: CallOptions) {
     let cut = start_card();
-    let mut sks = client(&cut, options.clone());
+    let mut sks = cut.client_with(options.clone());
     let info = sks.get_device_info().expect("getDeviceInfo");
     assert!(
         info.extension_data_size as usize >= EXTENSION_SIZE,
@@ -551,7 +515,7 @@ fn vpcd_frame_limit() {
 #[test]
 fn malformed_arguments_are_an_sks_error_at_the_client() {
     let cut = start_card();
-    let mut sks = client(&cut, CallOptions::default());
+    let mut sks = cut.client();
     let err = sks
         .call_raw(MethodId::GetExtension as u8, &[0, 0, 1])
         .expect("transported");

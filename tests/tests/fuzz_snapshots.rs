@@ -16,11 +16,10 @@
 mod user;
 
 use apdu_spec::envelope::{call_apdus, select_apdu, split_response, sw};
-use apdu_spec::{Bytes, ChangePinArgs};
 use apdu_spec::{
-    DeleteKeyArgs, EnumerateKeysArgs, EnumerateProvisioningSessionsArgs, ErrorCode, ExportKeyArgs,
-    GetExtensionArgs, GetKeyAttributesArgs, GetKeyProtectionInfoArgs, MethodId, SetPinArgs,
-    UnlockKeyArgs, Wire,
+    Bytes, ChangePinArgs, EnumerateKeysArgs, EnumerateProvisioningSessionsArgs, ErrorCode,
+    ExportKeyArgs, GetExtensionArgs, GetKeyAttributesArgs, GetKeyProtectionInfoArgs, MethodId,
+    Wire,
 };
 use applet::platform::{seeded_rng, FixedClock};
 use applet::store::{EepromStore, Geometry, MasterKey, RamMedium};
@@ -164,61 +163,31 @@ fn provisioned_snapshot() -> Snapshot {
             wire(&|| EnumerateKeysArgs { key_handle: handle }.to_wire()),
         );
     }
+    // keyHandle ‖ authorization: the layout of exportKey, deleteKey and unlockKey alike.
+    let mut auth_call = |m: MethodId, key_handle: u32, auth: &[u8]| {
+        let args = ExportKeyArgs {
+            key_handle,
+            authorization: Bytes(auth.to_vec()),
+        };
+        add(m, wire(&|| args.to_wire()));
+    };
     for (handle, auth) in [(sig, &b""[..]), (pin, b"1234"), (hmac, b"")] {
-        let authorization = Bytes(auth.to_vec());
-        add(
-            MethodId::ExportKey,
-            wire(&|| {
-                ExportKeyArgs {
-                    key_handle: handle,
-                    authorization: authorization.clone(),
-                }
-                .to_wire()
-            }),
-        );
-        add(
-            MethodId::DeleteKey,
-            wire(&|| {
-                DeleteKeyArgs {
-                    key_handle: handle,
-                    authorization: authorization.clone(),
-                }
-                .to_wire()
-            }),
-        );
+        auth_call(MethodId::ExportKey, handle, auth);
+        auth_call(MethodId::DeleteKey, handle, auth);
     }
-    add(
-        MethodId::UnlockKey,
-        wire(&|| {
-            UnlockKeyArgs {
-                key_handle: pin,
-                authorization: Bytes(b"123456".to_vec()),
-            }
-            .to_wire()
-        }),
-    );
-    add(
-        MethodId::ChangePin,
-        wire(&|| {
-            ChangePinArgs {
-                key_handle: pin,
-                authorization: Bytes(b"1234".to_vec()),
-                new_pin: Bytes(b"5678".to_vec()),
-            }
-            .to_wire()
-        }),
-    );
-    add(
-        MethodId::SetPin,
-        wire(&|| {
-            SetPinArgs {
-                key_handle: pin,
-                authorization: Bytes(b"123456".to_vec()),
-                new_pin: Bytes(b"4321".to_vec()),
-            }
-            .to_wire()
-        }),
-    );
+    auth_call(MethodId::UnlockKey, pin, b"123456");
+    // keyHandle ‖ authorization ‖ newPin: changePin and setPin alike.
+    for (m, auth, new_pin) in [
+        (MethodId::ChangePin, &b"1234"[..], b"5678"),
+        (MethodId::SetPin, b"123456", b"4321"),
+    ] {
+        let args = ChangePinArgs {
+            key_handle: pin,
+            authorization: Bytes(auth.to_vec()),
+            new_pin: Bytes(new_pin.to_vec()),
+        };
+        add(m, wire(&|| args.to_wire()));
+    }
     for (handle, open) in [
         (0, true),
         (0, false),

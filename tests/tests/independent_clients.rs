@@ -11,11 +11,9 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use apdu_spec::DeviceInfo;
 use conformance_tests::{CardUnderTest, PrivatePcscd};
-use pcsc_bridge::{PcscTransport, Sks};
 use serde_json::Value;
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -40,16 +38,8 @@ fn run_on_pcscd(cmd: &mut Command) -> (bool, String, String) {
     )
 }
 
-fn rust_client(cut: &CardUnderTest<'_>) -> Sks<PcscTransport> {
-    let reader = cut.reader_name().to_string_lossy().into_owned();
-    let transport =
-        PcscTransport::connect_with_context(cut.context(), Some(&reader), Duration::from_secs(10))
-            .unwrap_or_else(|e| panic!("connect pcsc-bridge to {reader:?}: {e}"));
-    Sks::new(transport)
-}
-
 fn rust_device_info(cut: &CardUnderTest<'_>) -> DeviceInfo {
-    rust_client(cut)
+    cut.client()
         .get_device_info()
         .expect("getDeviceInfo through pcsc-bridge")
 }
@@ -233,7 +223,7 @@ fn opensc_tool_selects_the_applet() {
     assert!(ok, "opensc-tool getDeviceInfo failed:\n{all}");
     let dumped = opensc_received_data(&stdout, 1)
         .unwrap_or_else(|| panic!("no data in the second answer:\n{all}"));
-    let mut sks = rust_client(&cut);
+    let mut sks = cut.client();
     let raw = sks
         .call_raw(0x01, &[])
         .expect("getDeviceInfo through pcsc-bridge");

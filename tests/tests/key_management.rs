@@ -464,9 +464,7 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
 
 #[test]
 fn export_protection_rules() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s.puk("PUK", b"24680", 0, 3).unwrap();
         s.pin_policy("PIN", Some(&puk), PinPolicy::default())
             .unwrap();
@@ -540,9 +538,7 @@ fn export_protection_rules() {
 
 #[test]
 fn delete_protection_rules() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s.puk("PUK", b"24680", 0, 3).unwrap();
         s.pin_policy("PIN", Some(&puk), PinPolicy::default())
             .unwrap();

@@ -9,9 +9,8 @@ mod support;
 
 use apdu_spec::{GetExtensionArgs, Uri};
 use conformance_tests::CardUnderTest;
-use pcsc_bridge::{PcscTransport, Sks, Transport};
+use pcsc_bridge::{Sks, Transport};
 use sks_issuer::{alg, ErrorCode, Kmk, PinPolicy, Property};
-use std::time::Duration;
 use support::*;
 
 fn scenario<T: Transport>(sks: &mut Sks<T>) {
@@ -131,14 +130,6 @@ fn scenario_in_process() {
 fn scenario_over_pcsc() {
     conformance_tests::init_logging();
     let cut = CardUnderTest::start(applet::open_card(None).expect("open card"));
-    let reader = cut
-        .reader_name()
-        .to_str()
-        .expect("reader name is UTF-8")
-        .to_owned();
-    let transport =
-        PcscTransport::connect_with_context(cut.context(), Some(&reader), Duration::from_secs(10))
-            .expect("connect to the card over PC/SC");
-    let mut sks = Sks::new(transport);
+    let mut sks = cut.client();
     scenario(&mut sks);
 }

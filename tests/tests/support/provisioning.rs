@@ -7,10 +7,12 @@
 #![allow(dead_code)]
 
 use apdu_spec::{
-    AbortProvisioningSessionArgs, Bytes, EnumerateKeysArgs, EnumerateProvisioningSessionsArgs,
-    GetKeyAttributesArgs, GetKeyAttributesOutput, GetKeyHandleArgs, GetKeyProtectionInfoArgs,
-    GetKeyProtectionInfoOutput, Id, ProvisioningSessionInfo, SignHashedDataArgs, Uri,
+    AbortProvisioningSessionArgs, Bytes, EnumerateKeysArgs, GetKeyAttributesArgs,
+    GetKeyAttributesOutput, GetKeyHandleArgs, GetKeyProtectionInfoArgs, GetKeyProtectionInfoOutput,
+    Id, SignHashedDataArgs, Uri,
 };
+#[allow(unused_imports)] // not every test binary that includes this file uses them
+pub use conformance_tests::{session_handles, sessions};
 use pcsc_bridge::{InProcess, Sks, Transport};
 use sks_issuer::{alg, Closed, ErrorCode, Issuer, Key, Kmk, Session, SessionState};
 
@@ -49,12 +51,13 @@ pub fn raw_code_of(err: &pcsc_bridge::Error) -> ErrorCode {
         .unwrap_or_else(|| panic!("expected an SKS error from the card, got: {err}"))
 }
 
-/// Asserts that `r` failed with the SKS error `code`.
+/// Asserts that `r` failed with the SKS error `code` (`code_of` reads it from the error).
 #[track_caller]
-pub fn expect_err<T: std::fmt::Debug>(
-    r: Result<T, sks_issuer::Error>,
+fn expect_code<T: std::fmt::Debug, E: std::fmt::Display>(
+    r: Result<T, E>,
     code: ErrorCode,
     what: &str,
+    code_of: impl FnOnce(&E) -> ErrorCode,
 ) {
     match r {
         Ok(v) => panic!(
@@ -74,6 +77,16 @@ pub fn expect_err<T: std::fmt::Debug>(
     }
 }
 
+/// Asserts that `r` failed with the SKS error `code`.
+#[track_caller]
+pub fn expect_err<T: std::fmt::Debug>(
+    r: Result<T, sks_issuer::Error>,
+    code: ErrorCode,
+    what: &str,
+) {
+    expect_code(r, code, what, code_of);
+}
+
 /// Asserts that a raw client call failed with the SKS error `code`.
 #[track_caller]
 pub fn expect_raw_err<T: std::fmt::Debug>(
@@ -81,48 +94,7 @@ pub fn expect_raw_err<T: std::fmt::Debug>(
     code: ErrorCode,
     what: &str,
 ) {
-    match r {
-        Ok(v) => panic!(
-            "{what}: expected {} but the call succeeded ({v:?})",
-            code.name()
-        ),
-        Err(e) => {
-            let got = raw_code_of(&e);
-            assert_eq!(
-                got,
-                code,
-                "{what}: expected {} got {} ({e})",
-                code.name(),
-                got.name()
-            );
-        }
-    }
-}
-
-/// enumerateProvisioningSessions: all sessions in `open` (true) or closed (false) state.
-pub fn sessions<T: Transport>(sks: &mut Sks<T>, open: bool) -> Vec<(u32, ProvisioningSessionInfo)> {
-    let mut out = Vec::new();
-    let mut handle = 0;
-    loop {
-        let r = sks
-            .enumerate_provisioning_sessions(&EnumerateProvisioningSessionsArgs {
-                provisioning_handle: handle,
-                provisioning_state: open,
-            })
-            .expect("enumerateProvisioningSessions");
-        match r.session {
-            None => return out,
-            Some((h, info)) => {
-                handle = h.get();
-                out.push((handle, info));
-                assert!(out.len() < 10_000, "enumeration does not end");
-            }
-        }
-    }
-}
-
-pub fn session_handles<T: Transport>(sks: &mut Sks<T>, open: bool) -> Vec<u32> {
-    sessions(sks, open).into_iter().map(|(h, _)| h).collect()
+    expect_code(r, code, what, raw_code_of);
 }
 
 /// enumerateKeys: `(keyHandle, provisioningHandle)` of every key of a closed session.
