@@ -50,6 +50,22 @@ fn corrupt_msg(r: Result<EepromStore<RamMedium>, StoreError>) -> String {
     }
 }
 
+/// How opening an image file must fail.
+#[derive(Debug, PartialEq)]
+enum Refused {
+    Io,
+    Corrupt,
+}
+
+/// The message of `EepromStore::open(image)` failing as `how`; panics on anything else.
+fn open_error(image: &Path, how: Refused) -> String {
+    match (EepromStore::open(image, SMALL), how) {
+        (Err(StoreError::Io(msg)), Refused::Io)
+        | (Err(StoreError::Corrupt(msg)), Refused::Corrupt) => msg,
+        (other, how) => panic!("expected {how:?}, got {other:?}"),
+    }
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sks-eeprom-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -409,35 +425,23 @@ fn file_image_is_created_with_a_private_key_file_and_reopens() {
 
     // Missing key file: a clear error naming it.
     std::fs::rename(&key_file, dir.join("moved.key")).unwrap();
-    match EepromStore::open(&image, SMALL) {
-        Err(StoreError::Io(msg)) => {
-            assert!(
-                msg.contains("card.img.key") && msg.contains("not found"),
-                "{msg}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    let msg = open_error(&image, Refused::Io);
+    assert!(
+        msg.contains("card.img.key") && msg.contains("not found"),
+        "{msg}"
+    );
     // Not a key file.
     std::fs::write(&key_file, b"hello").unwrap();
-    match EepromStore::open(&image, SMALL) {
-        Err(StoreError::Corrupt(msg)) => {
-            assert!(msg.contains("not an SKS master key file"), "{msg}")
-        }
-        other => panic!("{other:?}"),
-    }
+    let msg = open_error(&image, Refused::Corrupt);
+    assert!(msg.contains("not an SKS master key file"), "{msg}");
     // Another card's key file.
     std::fs::remove_file(&key_file).unwrap();
     MasterKey::generate().unwrap().save_new(&key_file).unwrap();
-    match EepromStore::open(&image, SMALL) {
-        Err(StoreError::Corrupt(msg)) => {
-            assert!(
-                msg.contains("card.img") && msg.contains("belongs to card"),
-                "{msg}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    let msg = open_error(&image, Refused::Corrupt);
+    assert!(
+        msg.contains("card.img") && msg.contains("belongs to card"),
+        "{msg}"
+    );
     // A truncated image file.
     std::fs::rename(dir.join("moved.key"), &key_file).unwrap_or_else(|_| {
         std::fs::remove_file(&key_file).unwrap();

@@ -45,27 +45,35 @@ pub fn code_of(err: &sks_issuer::Error) -> ErrorCode {
         .unwrap_or_else(|| panic!("expected an SKS error from the card, got: {err}"))
 }
 
-/// The SKS error code of a failed raw client call.
-pub fn raw_code_of(err: &pcsc_bridge::Error) -> ErrorCode {
-    err.sks_code()
-        .unwrap_or_else(|| panic!("expected an SKS error from the card, got: {err}"))
+/// An error that may carry an SKS error code from the card.
+pub trait SksCode: std::fmt::Display {
+    fn code(&self) -> Option<ErrorCode>;
 }
 
-/// Asserts that `r` failed with the SKS error `code` (`code_of` reads it from the error).
+impl SksCode for sks_issuer::Error {
+    fn code(&self) -> Option<ErrorCode> {
+        self.sks_code()
+    }
+}
+
+impl SksCode for pcsc_bridge::Error {
+    fn code(&self) -> Option<ErrorCode> {
+        self.sks_code()
+    }
+}
+
+/// Asserts that `r` failed with the SKS error `code` (an issuer call or a raw client call).
 #[track_caller]
-fn expect_code<T: std::fmt::Debug, E: std::fmt::Display>(
-    r: Result<T, E>,
-    code: ErrorCode,
-    what: &str,
-    code_of: impl FnOnce(&E) -> ErrorCode,
-) {
+pub fn expect_err<T: std::fmt::Debug, E: SksCode>(r: Result<T, E>, code: ErrorCode, what: &str) {
     match r {
         Ok(v) => panic!(
             "{what}: expected {} but the call succeeded ({v:?})",
             code.name()
         ),
         Err(e) => {
-            let got = code_of(&e);
+            let got = e
+                .code()
+                .unwrap_or_else(|| panic!("{what}: expected an SKS error from the card, got: {e}"));
             assert_eq!(
                 got,
                 code,
@@ -77,24 +85,15 @@ fn expect_code<T: std::fmt::Debug, E: std::fmt::Display>(
     }
 }
 
-/// Asserts that `r` failed with the SKS error `code`.
-#[track_caller]
-pub fn expect_err<T: std::fmt::Debug>(
-    r: Result<T, sks_issuer::Error>,
-    code: ErrorCode,
-    what: &str,
-) {
-    expect_code(r, code, what, code_of);
-}
+/// [`expect_err`] of a raw client call.
+pub use expect_err as expect_raw_err;
 
-/// Asserts that a raw client call failed with the SKS error `code`.
-#[track_caller]
-pub fn expect_raw_err<T: std::fmt::Debug>(
-    r: Result<T, pcsc_bridge::Error>,
-    code: ErrorCode,
-    what: &str,
-) {
-    expect_code(r, code, what, raw_code_of);
+/// A raw client error as an issuer error (for closures that return the issuer's `Result`).
+pub fn raw_err(e: pcsc_bridge::Error) -> sks_issuer::Error {
+    sks_issuer::Error::Card {
+        method: "raw",
+        source: e,
+    }
 }
 
 /// enumerateKeys: `(keyHandle, provisioningHandle)` of every key of a closed session.
