@@ -65,6 +65,17 @@ pub fn in_process_bio_card() -> InProcessCard {
     })
 }
 
+/// The OTP-style property bag several tests provision: `Counter` = `counter` (writable),
+/// `Digits` = 8 (read-only) and, when given, `extra` = (name, value), writable.
+pub fn otp_bag(counter: &str, extra: Option<(&str, &str)>) -> Vec<sks_issuer::Property> {
+    let mut bag = vec![
+        sks_issuer::Property::new("Counter", counter, true),
+        sks_issuer::Property::new("Digits", "8", false),
+    ];
+    bag.extend(extra.map(|(name, value)| sks_issuer::Property::new(name, value, true)));
+    bag
+}
+
 /// A temporary directory, removed with its contents on drop.
 pub struct TempDir(PathBuf);
 

@@ -8,9 +8,10 @@
 mod support;
 
 use apdu_spec::{GetExtensionArgs, Uri};
+use conformance_tests::otp_bag;
 use conformance_tests::CardUnderTest;
 use pcsc_bridge::{Sks, Transport};
-use sks_issuer::{alg, ErrorCode, Kmk, PinPolicy, Property};
+use sks_issuer::{alg, ErrorCode, Kmk, PinPolicy};
 use support::*;
 
 fn scenario<T: Transport>(sks: &mut Sks<T>) {
@@ -48,15 +49,8 @@ fn scenario<T: Transport>(sks: &mut Sks<T>) {
     let ec = s.certify(&ec).unwrap();
     s.extension(&ec, "urn:scenario:ext", b"extension data")
         .unwrap();
-    s.property_bag(
-        &ec,
-        "urn:scenario:bag",
-        &[
-            Property::new("Counter", "0", true),
-            Property::new("Digits", "8", false),
-        ],
-    )
-    .unwrap();
+    s.property_bag(&ec, "urn:scenario:bag", &otp_bag("0", None))
+        .unwrap();
     let first = s.close().unwrap();
     let h1 = first.provisioning_handle;
 
