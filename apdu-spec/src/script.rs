@@ -32,6 +32,7 @@
 use crate::envelope::{select_apdu, split_response, sw};
 use crate::{decode_response, GetDeviceInfo};
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Where the scripts live (`apdu-spec/tests/scripts`).
@@ -444,9 +445,10 @@ pub fn all_scripts() -> Vec<Script> {
         .collect()
 }
 
-/// Runs every script on a fresh card from `new_card` (which returns the transmit and power
-/// hooks of a powered, unselected card); panics listing every failure. Returns the outcomes,
-/// and prints the steps skipped by design.
+/// Runs every script on a fresh card from `new_card` (a powered, unselected card), sending with
+/// `transmit` and performing `reset` / `power-cycle` with `power`; panics listing every
+/// failure. Returns the outcomes, and writes the steps skipped by design to stderr (past the
+/// test harness's capture).
 pub fn run_all<C>(
     transport: Transport,
     mut new_card: impl FnMut() -> C,
@@ -476,10 +478,15 @@ pub fn run_all<C>(
                         format!(", {} skipped by design", outcome.skipped.len())
                     }
                 );
+                // Written to stderr directly, not through `eprintln!`, so that the test
+                // harness's output capture does not hide it: a skipped step is never silent.
                 for s in &outcome.skipped {
-                    println!(
-                        "  SKIPPED BY DESIGN over {transport:?}: {}:{}: {}",
-                        s.script, s.line, s.reason
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "SKIPPED BY DESIGN over {transport:?}: {}:{}: {}",
+                        s.script,
+                        s.line,
+                        s.reason
                     );
                 }
                 outcomes.push((script.name.clone(), outcome));
