@@ -13,6 +13,7 @@ pub mod methods;
 pub mod property_bag;
 pub mod script;
 pub mod types;
+pub mod values;
 
 #[cfg(test)]
 mod tests;
@@ -22,3 +23,4 @@ pub use error::{ErrorCode, SksError};
 pub use method::{decode_response, encode_response, Method};
 pub use methods::*;
 pub use types::{Blob, Bytes, ErrorString, Id, InvalidValue, Mac, Uri};
+pub use values::*;
