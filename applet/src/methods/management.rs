@@ -24,7 +24,8 @@ fn uri(s: &str) -> Result<Uri, SksError> {
 }
 
 impl<S: Store> SksApplet<S> {
-    /// enumerateKeys [70]: the next key of a closed session after the input handle.
+    /// enumerateKeys [70] (spec 7.4, spec-notes §4.17): the next key of a closed session after
+    /// the input handle.
     pub(crate) fn enumerate_keys(
         &self,
         a: EnumerateKeysArgs,
@@ -42,7 +43,7 @@ impl<S: Store> SksApplet<S> {
         })
     }
 
-    /// getKeyAttributes [71].
+    /// getKeyAttributes [71] (spec 7.4, spec-notes §4.18).
     pub(crate) fn get_key_attributes(
         &self,
         a: GetKeyAttributesArgs,
@@ -139,7 +140,7 @@ impl<S: Store> SksApplet<S> {
         Ok(out)
     }
 
-    /// getExtension [73]: an unknown type is ERROR_OPTION.
+    /// getExtension [73] (spec 7.4, spec-notes §4.20): an unknown type is ERROR_OPTION.
     pub(crate) fn get_extension(
         &self,
         a: GetExtensionArgs,
@@ -220,7 +221,8 @@ impl<S: Store> SksApplet<S> {
         Ok(ExportKeyOutput { key: Bytes(key) })
     }
 
-    /// unlockKey [82]: PUK check, then the PIN group's error counters are reset.
+    /// unlockKey [82] (spec 7.4, 5.4; spec-notes §4.23): PUK check, then the PIN group's error
+    /// counters are reset.
     pub(crate) fn unlock_key(&mut self, a: UnlockKeyArgs) -> Result<(), SksError> {
         self.closed_key(a.key_handle)?;
         self.verify_puk(a.key_handle, &a.authorization)?;

@@ -15,6 +15,8 @@ use apdu_spec::algorithms::special::NONE;
 use apdu_spec::{CloseProvisioningSessionArgs, CloseProvisioningSessionOutput, SksError};
 
 impl<S: Store> SksApplet<S> {
+    /// closeProvisioningSession [3] (spec 7.4, spec-notes §4.3): every check first, then the
+    /// post-operations, the take-over and the close in one transaction.
     pub(crate) fn close_provisioning_session(
         &mut self,
         a: CloseProvisioningSessionArgs,

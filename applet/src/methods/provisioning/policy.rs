@@ -19,7 +19,7 @@ use apdu_spec::{
 const MAX_SECRET_LEN: usize = 128;
 
 impl<S: Store> SksApplet<S> {
-    /// createPukPolicy [8]. Order: format, retryLimit, decrypt, length and syntax, MAC, object.
+    /// createPukPolicy [8] (spec 7.4, spec-notes §4.7). Order: format, retryLimit, decrypt, length and syntax, MAC, object.
     pub(crate) fn create_puk_policy(
         &mut self,
         a: CreatePukPolicyArgs,
@@ -64,7 +64,7 @@ impl<S: Store> SksApplet<S> {
         })
     }
 
-    /// createPinPolicy [9]. Order: grouping, inputMethod, format, retryLimit, patterns, PUK,
+    /// createPinPolicy [9] (spec 7.4, spec-notes §4.8). Order: grouping, inputMethod, format, retryLimit, patterns, PUK,
     /// missing-group format, lengths, MAC, object.
     pub(crate) fn create_pin_policy(
         &mut self,

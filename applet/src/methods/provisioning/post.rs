@@ -37,6 +37,7 @@ impl Op {
 }
 
 impl<S: Store> SksApplet<S> {
+    /// postDeleteKey [50] (spec 7.4, spec-notes §4.15): queued, applied at close.
     pub(crate) fn post_delete_key(&mut self, a: PostDeleteKeyArgs) -> Result<(), SksError> {
         let session = self.open_session(a.provisioning_handle)?.handle;
         self.post_op(
@@ -49,6 +50,7 @@ impl<S: Store> SksApplet<S> {
         )
     }
 
+    /// postUnlockKey [51] (spec 7.4, spec-notes §4.15): queued, applied at close.
     pub(crate) fn post_unlock_key(&mut self, a: PostUnlockKeyArgs) -> Result<(), SksError> {
         let session = self.open_session(a.provisioning_handle)?.handle;
         self.post_op(
@@ -61,6 +63,7 @@ impl<S: Store> SksApplet<S> {
         )
     }
 
+    /// postUpdateKey [52] (spec 7.4, spec-notes §4.16): queued, applied at close.
     pub(crate) fn post_update_key(&mut self, a: PostUpdateKeyArgs) -> Result<(), SksError> {
         let session = self.open_key_session(a.key_handle)?;
         self.post_op(
@@ -73,6 +76,7 @@ impl<S: Store> SksApplet<S> {
         )
     }
 
+    /// postCloneKeyProtection [53] (spec 7.4, spec-notes §4.16): queued, applied at close.
     pub(crate) fn post_clone_key_protection(
         &mut self,
         a: PostCloneKeyProtectionArgs,
