@@ -12,6 +12,7 @@ pub mod method;
 pub mod methods;
 pub mod property_bag;
 pub mod types;
+pub mod values;
 
 #[cfg(test)]
 mod tests;
@@ -21,3 +22,4 @@ pub use error::{ErrorCode, SksError};
 pub use method::{decode_response, encode_response, Method};
 pub use methods::*;
 pub use types::{Blob, Bytes, ErrorString, Id, InvalidValue, Mac, Uri};
+pub use values::*;
