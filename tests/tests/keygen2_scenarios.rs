@@ -9,7 +9,7 @@
 #[path = "support/keygen2.rs"]
 mod kg2;
 
-use apdu_spec::{Bytes, GetExtensionArgs, PerformHmacArgs, SignHashedDataArgs, Uri};
+use apdu_spec::{AppUsage, Bytes, GetExtensionArgs, PerformHmacArgs, SignHashedDataArgs, Uri};
 use keygen2::proxy::Proxy;
 use keygen2::transport::{run_http, Ending, HttpOptions};
 use kg2::*;
@@ -169,7 +169,7 @@ fn keygen2_scenarios_over_pcsc() {
             "Key.P384",
             None,
             "https://webpki.github.io/sks/algorithm#ec.nist.p384",
-            2,
+            AppUsage::Encryption,
         )
         .endorse(&[alg::ECDH_RAW])
         .with(|k| {
@@ -245,7 +245,7 @@ fn keygen2_scenarios_over_pcsc() {
         preset: Some(b"7777".to_vec()),
     });
     s.keys.push(
-        KeyPlan::new("Key.Imported", Some("PIN.P"), alg::EC_P256, 0)
+        KeyPlan::new("Key.Imported", Some("PIN.P"), alg::EC_P256, AppUsage::Signature)
             .endorse(&[alg::ECDSA_SHA256])
             .with(|k| k.enable_pin_caching = true)
             .credential(|c| {
@@ -298,7 +298,7 @@ fn keygen2_scenarios_over_pcsc() {
         kmk: kmk.clone(),
         filter: keygen2::messages::SearchFilter {
             subject_reg_ex: Some("\\QCN=Key.RSA\\E".into()),
-            app_usage: Some(keygen2::types::AppUsage::Authentication),
+            app_usage: Some(AppUsage::Authentication),
             ..Default::default()
         },
     });
@@ -308,12 +308,12 @@ fn keygen2_scenarios_over_pcsc() {
         filter: Default::default(),
     });
     s.keys.push(
-        KeyPlan::new("Key.Updated", None, alg::EC_P256, 0)
+        KeyPlan::new("Key.Updated", None, alg::EC_P256, AppUsage::Signature)
             .endorse(&[alg::ECDSA_SHA256])
             .credential(|c| c.update_key = Some(Issuer::target(&first, "Key.1"))),
     );
     s.keys.push(
-        KeyPlan::new("Key.Cloned", None, alg::EC_P256, 0)
+        KeyPlan::new("Key.Cloned", None, alg::EC_P256, AppUsage::Signature)
             .endorse(&[alg::ECDSA_SHA256])
             .credential(|c| c.clone_key_protection = Some(Issuer::target(&several, "Key.RSA"))),
     );
@@ -403,7 +403,7 @@ fn keygen2_scenarios_over_pcsc() {
     s.kmk = Some(newer.clone());
     s.rollover = vec![middle, kmk.clone()];
     s.keys
-        .push(KeyPlan::new("Key.Fresh", None, alg::EC_P256, 3));
+        .push(KeyPlan::new("Key.Fresh", None, alg::EC_P256, AppUsage::Universal));
     s.delete_keys.push(Issuer::target(&post, "Key.Cloned"));
     let rolled = issuer.run(&mut sks, s, User::default());
     verify_on_card(&mut sks, &rolled);
