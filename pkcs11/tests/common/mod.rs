@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use apdu_spec::values::DeleteProtection;
 use conformance_tests::{CardUnderTest, PrivatePcscd};
 use pcsc_bridge::{InProcess, Sks};
 use sks_issuer::{alg, Issuer, KeySpec, PinPolicy};
@@ -73,7 +74,7 @@ pub fn provision(card: Box<dyn applet::Card + Send>) -> Box<dyn applet::Card + S
             let mut e: Vec<String> = endorse.iter().map(|s| s.to_string()).collect();
             e.sort();
             k.endorsed_algorithms = e;
-            k.delete_protection = 1;
+            k.delete_protection = DeleteProtection::Pin.into();
             k
         };
         for (id, name, algorithm, endorse) in [
