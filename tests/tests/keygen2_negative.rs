@@ -320,8 +320,10 @@ fn an_algorithm_the_card_lacks_aborts() {
     assert!(err.to_string().contains("brainpool"), "{err}");
     // An endorsed algorithm the card lacks.
     let mut s = Scenario::new("bad-endorsed");
-    s.keys
-        .push(KeyPlan::new("Key.1", None, alg::EC_P256, AppUsage::Signature).endorse(&["urn:unknown:algorithm"]));
+    s.keys.push(
+        KeyPlan::new("Key.1", None, alg::EC_P256, AppUsage::Signature)
+            .endorse(&["urn:unknown:algorithm"]),
+    );
     let err = fails(&mut sks, &mut server, s, User::default(), |_, r| r);
     assert!(err.sks_code().is_some(), "{err}");
 }

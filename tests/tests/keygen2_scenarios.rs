@@ -9,7 +9,10 @@
 #[path = "support/keygen2.rs"]
 mod kg2;
 
-use apdu_spec::{AppUsage, Bytes, GetExtensionArgs, PerformHmacArgs, SignHashedDataArgs, Uri};
+use apdu_spec::{
+    AppUsage, Bytes, ExportProtection, GetExtensionArgs, InputMethod, PerformHmacArgs,
+    SignHashedDataArgs, Uri,
+};
 use keygen2::proxy::Proxy;
 use keygen2::transport::{run_http, Ending, HttpOptions};
 use kg2::*;
@@ -173,7 +176,7 @@ fn keygen2_scenarios_over_pcsc() {
         )
         .endorse(&[alg::ECDH_RAW])
         .with(|k| {
-            k.export_protection = 0;
+            k.export_protection = ExportProtection::None.into();
             k.friendly_name = "P-384 agreement".into();
         }),
     );
@@ -239,28 +242,33 @@ fn keygen2_scenarios_over_pcsc() {
         id: "PIN.P".into(),
         puk: None,
         policy: sks_issuer::PinPolicy {
-            input_method: 2,
+            input_method: InputMethod::TrustedGui.into(),
             ..Default::default()
         },
         preset: Some(b"7777".to_vec()),
     });
     s.keys.push(
-        KeyPlan::new("Key.Imported", Some("PIN.P"), alg::EC_P256, AppUsage::Signature)
-            .endorse(&[alg::ECDSA_SHA256])
-            .with(|k| k.enable_pin_caching = true)
-            .credential(|c| {
-                use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
-                c.trust_anchor = true;
-                c.import_private = Some((
-                    imported.to_pkcs8_der().unwrap().as_bytes().to_vec(),
-                    imported
-                        .public_key()
-                        .to_public_key_der()
-                        .unwrap()
-                        .as_bytes()
-                        .to_vec(),
-                ));
-            }),
+        KeyPlan::new(
+            "Key.Imported",
+            Some("PIN.P"),
+            alg::EC_P256,
+            AppUsage::Signature,
+        )
+        .endorse(&[alg::ECDSA_SHA256])
+        .with(|k| k.enable_pin_caching = true)
+        .credential(|c| {
+            use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
+            c.trust_anchor = true;
+            c.import_private = Some((
+                imported.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+                imported
+                    .public_key()
+                    .to_public_key_der()
+                    .unwrap()
+                    .as_bytes()
+                    .to_vec(),
+            ));
+        }),
     );
     let user = User::default(); // no PIN dialog: the PIN is preset
     let private = issuer.run(&mut sks, s, user);
@@ -402,8 +410,12 @@ fn keygen2_scenarios_over_pcsc() {
     let mut s = Scenario::new("rollover");
     s.kmk = Some(newer.clone());
     s.rollover = vec![middle, kmk.clone()];
-    s.keys
-        .push(KeyPlan::new("Key.Fresh", None, alg::EC_P256, AppUsage::Universal));
+    s.keys.push(KeyPlan::new(
+        "Key.Fresh",
+        None,
+        alg::EC_P256,
+        AppUsage::Universal,
+    ));
     s.delete_keys.push(Issuer::target(&post, "Key.Cloned"));
     let rolled = issuer.run(&mut sks, s, User::default());
     verify_on_card(&mut sks, &rolled);

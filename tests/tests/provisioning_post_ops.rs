@@ -667,7 +667,11 @@ fn post_op_rules() {
         false,
         0,
         |s, t, _| {
-            let n = s.key("N").app_usage(1).create().unwrap();
+            let n = s
+                .key("N")
+                .app_usage(AppUsage::Authentication.into())
+                .create()
+                .unwrap();
             let n = s.certify(&n).unwrap();
             s.post_update(&n, t.key("T.plain").unwrap())
         },

@@ -60,7 +60,7 @@ pub fn provision(card: Box<dyn applet::Card + Send>) -> Box<dyn applet::Card + S
         let mut s = issuer.session(&mut sks).open().expect("open session");
         let puk = s.puk("PUK.1", PUK.as_bytes(), 0, 3).expect("PUK");
         let policy = PinPolicy {
-            grouping: 1,
+            grouping: Grouping::Shared.into(),
             ..PinPolicy::default()
         };
         s.pin_policy("PIN.1", Some(&puk), policy)
