@@ -4,7 +4,9 @@
 use crate::object::{Attrs, Kind, Object};
 use apdu_spec::algorithms::{asymmetric_encryption, hmac, key_agreement, signature, symmetric};
 use apdu_spec::methods::{GetKeyAttributesOutput, GetKeyProtectionInfoOutput};
-use apdu_spec::values::{AppUsage, KeyBackup, KeyBackupFlag, ProtectionFlag, ProtectionStatus};
+use apdu_spec::values::{
+    AppUsage, ExportProtection, KeyBackup, KeyBackupFlag, ProtectionFlag, ProtectionStatus,
+};
 use cryptoki_sys::*;
 use der::{Decode, Encode};
 use sha1::{Digest, Sha1};
@@ -200,7 +202,8 @@ impl KeyInfo {
         // would also mark the key EXPORTED on the card): CKA_SENSITIVE is always true.
         // CKA_EXTRACTABLE tells whether the SKS exportKey may release the key at all.
         let sensitive = true;
-        let extractable = self.protection.export_protection != 3;
+        let extractable =
+            self.protection.export_protection != u8::from(ExportProtection::NonExportable);
         let private = self.pin_protected();
         let label = self.label();
         let common = |a: &mut Attrs, class: CK_OBJECT_CLASS, private: bool| {

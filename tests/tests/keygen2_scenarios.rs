@@ -10,8 +10,8 @@
 mod kg2;
 
 use apdu_spec::{
-    AppUsage, Bytes, ExportProtection, GetExtensionArgs, InputMethod, PerformHmacArgs,
-    SignHashedDataArgs, Uri,
+    AppUsage, Bytes, ExportProtection, GetExtensionArgs, InputMethod, KeyBackupFlag,
+    PerformHmacArgs, ProtectionFlag, SignHashedDataArgs, Uri,
 };
 use keygen2::proxy::Proxy;
 use keygen2::transport::{run_http, Ending, HttpOptions};
@@ -151,7 +151,11 @@ fn keygen2_scenarios_over_pcsc() {
     );
     let h = verify_on_card(&mut sks, &first);
     let p = protection(&mut sks, h[0]);
-    assert_eq!(p.protection_status & 0x03, 0x03, "PIN and PUK protected");
+    assert_eq!(
+        p.protection_status & u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected),
+        u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected),
+        "PIN and PUK protected"
+    );
     assert!(p.user_defined);
     check_p256_signature(
         &mut sks,
@@ -281,8 +285,8 @@ fn keygen2_scenarios_over_pcsc() {
     assert!(info.privacy_enabled, "privacy mode on the card");
     assert!(!protection(&mut sks, h[0]).user_defined, "issuer-set PIN");
     assert_eq!(
-        protection(&mut sks, h[0]).key_backup & 0x01,
-        0x01,
+        protection(&mut sks, h[0]).key_backup & u8::from(KeyBackupFlag::Imported),
+        u8::from(KeyBackupFlag::Imported),
         "imported"
     );
     check_p256_signature(
@@ -367,8 +371,8 @@ fn keygen2_scenarios_over_pcsc() {
         assert!(sign(&mut sks, updated[0], alg::ECDSA_SHA256, b"0000", b"x").is_err());
     }
     assert_eq!(
-        protection(&mut sks, updated[0]).protection_status & 0x04,
-        0x04,
+        protection(&mut sks, updated[0]).protection_status & u8::from(ProtectionFlag::PinBlocked),
+        u8::from(ProtectionFlag::PinBlocked),
         "PIN blocked"
     );
     let mut s = Scenario::new("unlock");
@@ -391,7 +395,7 @@ fn keygen2_scenarios_over_pcsc() {
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].locked, Some(true));
     assert_eq!(
-        protection(&mut sks, updated[0]).protection_status & 0x04,
+        protection(&mut sks, updated[0]).protection_status & u8::from(ProtectionFlag::PinBlocked),
         0,
         "unblocked"
     );

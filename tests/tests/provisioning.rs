@@ -781,8 +781,8 @@ fn import_symmetric_key_then_hmac() {
         32
     );
     assert_eq!(
-        protection(&mut sks, k.handle).unwrap().key_backup & 0x01,
-        0x01
+        protection(&mut sks, k.handle).unwrap().key_backup & u8::from(KeyBackupFlag::Imported),
+        u8::from(KeyBackupFlag::Imported)
     );
     let mac = sks
         .perform_hmac(&PerformHmacArgs {
