@@ -46,35 +46,40 @@ pub const MAX_COMMAND_CHUNK: usize = 65_526;
 /// the advertised extensionDataSize plus every other argument.
 pub const MAX_CALL_DATA: usize = 256 * 1024;
 
-/// ISO 7816-4 status words used by the envelope.
+pub use iso7816::Status;
+
+/// ISO 7816-4 status words used by the envelope, as the `u16` clients compare with. Each is
+/// defined by its [`Status`] (iso7816), the type the card's ISO layer answers with.
 pub mod sw {
+    use iso7816::Status;
+
     /// Normal processing.
-    pub const OK: u16 = 0x9000;
+    pub const OK: u16 = Status::Success.to_u16();
     /// `61xx`: xx more bytes (00 = 256 or more) are available with GET RESPONSE.
     pub const BYTES_REMAINING: u8 = 0x61;
     /// Wrong length (Lc/Le inconsistent, or the call exceeds [`super::MAX_CALL_DATA`]).
-    pub const WRONG_LENGTH: u16 = 0x6700;
+    pub const WRONG_LENGTH: u16 = Status::WrongLength.to_u16();
     /// Last command of the chain expected (a chain was broken by another command).
-    pub const LAST_COMMAND_EXPECTED: u16 = 0x6883;
+    pub const LAST_COMMAND_EXPECTED: u16 = Status::LastCommandOfChainExpected.to_u16();
     /// Command chaining not supported (chaining bit on a command that cannot be chained).
-    pub const CHAINING_NOT_SUPPORTED: u16 = 0x6884;
+    pub const CHAINING_NOT_SUPPORTED: u16 = Status::CommandChainingNotSupported.to_u16();
     /// Security status not satisfied.
-    pub const SECURITY_STATUS: u16 = 0x6982;
+    pub const SECURITY_STATUS: u16 = Status::SecurityStatusNotSatisfied.to_u16();
     /// Conditions of use not satisfied (SKS call before SELECT, GET RESPONSE with nothing
     /// pending).
-    pub const CONDITIONS_NOT_SATISFIED: u16 = 0x6985;
+    pub const CONDITIONS_NOT_SATISFIED: u16 = Status::ConditionsOfUseNotSatisfied.to_u16();
     /// Wrong data (malformed SELECT data).
-    pub const WRONG_DATA: u16 = 0x6A80;
+    pub const WRONG_DATA: u16 = Status::IncorrectDataParameter.to_u16();
     /// File or application not found (SELECT of another AID).
-    pub const FILE_NOT_FOUND: u16 = 0x6A82;
+    pub const FILE_NOT_FOUND: u16 = Status::NotFound.to_u16();
     /// Incorrect P1-P2 (including an unknown method id in P1).
-    pub const INCORRECT_P1P2: u16 = 0x6A86;
+    pub const INCORRECT_P1P2: u16 = Status::IncorrectP1OrP2Parameter.to_u16();
     /// Instruction not supported.
-    pub const INS_NOT_SUPPORTED: u16 = 0x6D00;
+    pub const INS_NOT_SUPPORTED: u16 = Status::InstructionNotSupportedOrInvalid.to_u16();
     /// Class not supported.
-    pub const CLA_NOT_SUPPORTED: u16 = 0x6E00;
+    pub const CLA_NOT_SUPPORTED: u16 = Status::ClassNotSupported.to_u16();
     /// No precise diagnosis (the card could not encode its answer).
-    pub const UNKNOWN: u16 = 0x6F00;
+    pub const UNKNOWN: u16 = Status::UnspecifiedCheckingError.to_u16();
 }
 
 /// Builds the APDUs of one SKS call: extended-length frames of at most `max_chunk` data bytes,
@@ -108,24 +113,29 @@ pub fn call_apdus(method: u8, data: &[u8], max_chunk: usize, le: u16) -> Vec<Vec
         .collect()
 }
 
-/// An extended-length APDU (ISO 7816-4 5.1): `Lc` as `00 hi lo` when there is data, `Le` as
-/// two bytes after data or as `00 hi lo` without data.
+/// An extended-length APDU (ISO 7816-4 5.1, built by iso7816's `CommandBuilder`): `Lc` as
+/// `00 hi lo` when there is data, `Le` as two bytes after data or as `00 hi lo` without data
+/// (`Some(0)` = 65,536). At most 65,535 data bytes fit in one APDU; longer data is cut there
+/// (split calls with [`call_apdus`]).
 pub fn extended_apdu(cla: u8, ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<u16>) -> Vec<u8> {
-    let mut apdu = Vec::with_capacity(data.len() + 9);
-    apdu.extend_from_slice(&[cla, ins, p1, p2]);
-    if !data.is_empty() {
-        // Callers never pass more than 65,535 bytes (see `call_apdus`).
-        let lc = u16::try_from(data.len()).unwrap_or(u16::MAX);
-        apdu.push(0);
-        apdu.extend_from_slice(&lc.to_be_bytes());
-        apdu.extend_from_slice(data);
-    }
-    if let Some(le) = le {
-        if data.is_empty() {
-            apdu.push(0);
-        }
-        apdu.extend_from_slice(&le.to_be_bytes());
-    }
+    use iso7816::command::{class::Class, CommandBuilder, ExpectedLen};
+    let data = &data[..data.len().min(usize::from(u16::MAX))];
+    let le = match le {
+        None => ExpectedLen::Ne(0),
+        Some(0) => ExpectedLen::Max,
+        Some(n) => ExpectedLen::Ne(n),
+    };
+    // iso7816 has no `Class` for the invalid CLA FF (which tests send on purpose): frame such
+    // an APDU as class 00 and put the caller's byte back.
+    const ISO: Class = match Class::from_byte(CLA_ISO) {
+        Ok(class) => class,
+        Err(_) => panic!("00 is an interindustry class"),
+    };
+    let class = Class::try_from(cla).unwrap_or(ISO);
+    let mut apdu = CommandBuilder::new(class, ins.into(), p1, p2, data, le)
+        .force_extended()
+        .serialize_to_vec();
+    apdu[0] = cla;
     apdu
 }
 
@@ -156,22 +166,29 @@ pub fn split_response(resp: &[u8]) -> Option<(&[u8], u16)> {
 /// The `61xx` status word announcing `remaining` more response bytes (ISO 7816-4 5.1.3): `xx`
 /// is the count, or `00` for 256 and more.
 pub fn sw_bytes_remaining(remaining: usize) -> u16 {
-    u16::from_be_bytes([sw::BYTES_REMAINING, u8::try_from(remaining).unwrap_or(0)])
+    Status::MoreAvailable(u8::try_from(remaining).unwrap_or(0)).to_u16()
 }
 
 /// The next response APDU of `remaining` response bytes when the reader asks for `ne` bytes:
-/// how many it carries (at most `ne` and [`MAX_RESPONSE_CHUNK`]) and its status word, `61xx`
+/// how many it carries (at most `ne` and [`MAX_RESPONSE_CHUNK`]) and its status, `61xx`
 /// ([`sw_bytes_remaining`]) while more is pending, `9000` on the last (ISO 7816-4 5.1.3). The
 /// card's ISO layer and [`response_apdus`] frame responses with it.
-pub fn next_response_chunk(remaining: usize, ne: usize) -> (usize, u16) {
+pub fn next_response_chunk(remaining: usize, ne: usize) -> (usize, Status) {
     let n = remaining.min(ne).min(MAX_RESPONSE_CHUNK);
     let rest = remaining - n;
-    let sw = if rest == 0 {
-        sw::OK
+    let status = if rest == 0 {
+        Status::Success
     } else {
-        sw_bytes_remaining(rest)
+        Status::MoreAvailable(u8::try_from(rest).unwrap_or(0))
     };
-    (n, sw)
+    (n, status)
+}
+
+/// A response APDU: `data ‖ SW1 SW2`. The card's ISO layer and [`response_apdus`] build them
+/// here; clients take them apart with [`split_response`].
+pub fn response_apdu(mut data: Vec<u8>, status: Status) -> Vec<u8> {
+    data.extend_from_slice(&status.to_u16().to_be_bytes());
+    data
 }
 
 /// The response APDUs that carry a call's response `data` when the reader always asks for the
@@ -182,12 +199,9 @@ pub fn response_apdus(data: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = data;
     loop {
-        let (n, sw) = next_response_chunk(rest.len(), 65_536);
+        let (n, status) = next_response_chunk(rest.len(), 65_536);
         let (chunk, tail) = rest.split_at(n);
-        let mut apdu = Vec::with_capacity(n + 2);
-        apdu.extend_from_slice(chunk);
-        apdu.extend_from_slice(&sw.to_be_bytes());
-        out.push(apdu);
+        out.push(response_apdu(chunk.to_vec(), status));
         if tail.is_empty() {
             return out;
         }

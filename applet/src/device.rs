@@ -8,6 +8,7 @@
 //! and the two-certificate path, and forgets the CA key. The attestation key is P-256 so E2ES
 //! attestations are SHA256withECDSA, raw r‖s (spec-notes §3.9).
 
+use crate::error::DeviceError;
 use apdu_spec::{Bytes, DecodeError, Reader, Wire, Writer};
 use der::{Decode, Encode};
 use p256::ecdsa::{DerSignature, SigningKey};
@@ -36,19 +37,20 @@ pub struct DeviceIdentity {
 impl DeviceIdentity {
     /// Creates a new identity, as the factory would (see the module docs). `now` is the
     /// certificates' notBefore; they never expire (notAfter 99991231235959Z, RFC 5280 4.1.2.5).
-    pub fn personalize<R: CryptoRng + ?Sized>(rng: &mut R, now: Duration) -> Result<Self, String> {
-        fn fail(what: &'static str) -> impl Fn(x509_cert::builder::Error) -> String {
-            move |e| format!("{what}: {e}")
-        }
+    pub fn personalize<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        now: Duration,
+    ) -> Result<Self, DeviceError> {
+        let fail = DeviceError::at::<x509_cert::builder::Error>;
         let not_before = Time::GeneralTime(
             der::asn1::GeneralizedTime::from_unix_duration(now)
-                .map_err(|e| format!("clock out of range: {e}"))?,
+                .map_err(DeviceError::at("clock out of range"))?,
         );
         let validity = Validity::new(not_before, Time::INFINITY);
 
         let ca_key = SigningKey::generate_from_rng(rng);
         let ca_name = Name::from_str(&format!("CN={VENDOR} Vendor CA,O={VENDOR},C=SE"))
-            .map_err(|e| format!("CA name: {e}"))?;
+            .map_err(DeviceError::at("CA name"))?;
         let ca_profile = cabf::Root::new(false, ca_name.clone()).map_err(fail("CA profile"))?;
         let ca_cert = CertificateBuilder::new(
             ca_profile,
@@ -66,7 +68,7 @@ impl DeviceIdentity {
             "CN={VENDOR} {},O={VENDOR}",
             hex_upper(&serial.as_bytes()[..8])
         ))
-        .map_err(|e| format!("device name: {e}"))?;
+        .map_err(DeviceError::at("device name"))?;
         let device_profile =
             devid::DevId::new(ca_name, device_name, None).map_err(fail("device profile"))?;
         let device_cert = CertificateBuilder::new(device_profile, serial, validity, spki(&key)?)
@@ -74,7 +76,7 @@ impl DeviceIdentity {
             .build::<_, DerSignature>(&ca_key)
             .map_err(fail("device certificate"))?;
 
-        let der = |c: &x509_cert::Certificate| c.to_der().map_err(|e| format!("DER: {e}"));
+        let der = |c: &x509_cert::Certificate| c.to_der().map_err(DeviceError::at("DER"));
         Ok(Self {
             key,
             certificates: vec![der(&device_cert)?, der(&ca_cert)?],
@@ -97,35 +99,32 @@ impl DeviceIdentity {
     }
 
     /// The persistent form: `byte[] PKCS#8(key) ‖ list of byte[] certificates`.
-    pub fn to_record(&self) -> Result<Zeroizing<Vec<u8>>, String> {
-        let pkcs8 = self
-            .key
-            .to_pkcs8_der()
-            .map_err(|e| format!("PKCS#8: {e}"))?;
+    pub fn to_record(&self) -> Result<Zeroizing<Vec<u8>>, DeviceError> {
+        let pkcs8 = self.key.to_pkcs8_der().map_err(DeviceError::at("PKCS#8"))?;
         let mut w = Writer::new();
         Bytes(pkcs8.as_bytes().to_vec()).encode(&mut w);
         let certs: Vec<Bytes> = self.certificates.iter().map(|c| Bytes(c.clone())).collect();
         certs.encode(&mut w);
-        w.finish().map(Zeroizing::new).map_err(|e| e.to_string())
+        w.finish()
+            .map(Zeroizing::new)
+            .map_err(DeviceError::at("identity record"))
     }
 
-    pub fn from_record(bytes: &[u8]) -> Result<Self, String> {
-        let bad = |e: DecodeError| format!("device identity record: {e}");
+    pub fn from_record(bytes: &[u8]) -> Result<Self, DeviceError> {
+        let bad = &DeviceError::at::<DecodeError>("device identity record");
         let mut r = Reader::new(bytes);
         let pkcs8 = Zeroizing::new(Bytes::decode(&mut r).map_err(bad)?.0);
         let certs = Vec::<Bytes>::decode(&mut r).map_err(bad)?;
         r.finish().map_err(bad)?;
         let key =
-            SigningKey::from_pkcs8_der(&pkcs8).map_err(|e| format!("device identity key: {e}"))?;
+            SigningKey::from_pkcs8_der(&pkcs8).map_err(DeviceError::at("device identity key"))?;
         let certificates: Vec<Vec<u8>> = certs.into_iter().map(|c| c.0).collect();
-        let device = certificates
-            .first()
-            .ok_or("device identity has no certificate")?;
+        let device = certificates.first().ok_or(DeviceError::NoCertificate)?;
         let cert = x509_cert::Certificate::from_der(device)
-            .map_err(|e| format!("device certificate: {e}"))?;
+            .map_err(DeviceError::at("device certificate"))?;
         let expected = spki(&key)?;
         if cert.tbs_certificate().subject_public_key_info() != &expected {
-            return Err("device certificate does not certify the device key".into());
+            return Err(DeviceError::KeyMismatch);
         }
         Ok(Self { key, certificates })
     }
@@ -133,8 +132,8 @@ impl DeviceIdentity {
 
 fn spki(
     key: &SigningKey,
-) -> Result<SubjectPublicKeyInfo<der::asn1::Any, der::asn1::BitString>, String> {
-    SubjectPublicKeyInfo::from_key(key.verifying_key()).map_err(|e| format!("SPKI: {e}"))
+) -> Result<SubjectPublicKeyInfo<der::asn1::Any, der::asn1::BitString>, DeviceError> {
+    SubjectPublicKeyInfo::from_key(key.verifying_key()).map_err(DeviceError::at("SPKI"))
 }
 
 fn hex_upper(bytes: &[u8]) -> String {
@@ -179,7 +178,7 @@ mod tests {
         let err = DeviceIdentity::from_record(&mixed.to_record().unwrap())
             .err()
             .unwrap();
-        assert!(err.contains("does not certify"), "{err}");
+        assert!(matches!(err, DeviceError::KeyMismatch), "{err}");
         assert!(DeviceIdentity::from_record(&[0, 5, 1]).is_err());
     }
 }

@@ -6,48 +6,30 @@
 //! (dispatcher: method id → typed command → handler) → handlers ([`info`], ...) → [`store`]
 //! (persistent records, one atomic transaction primitive).
 
-pub mod algorithm;
-pub mod applet;
-pub(crate) mod auth;
-pub mod card;
+pub mod auth;
 pub mod crypto;
 pub mod db;
 pub mod device;
-pub mod info;
+mod dispatch;
+pub mod error;
 pub mod iso;
-pub(crate) mod management;
-pub mod pin;
+pub mod methods;
 pub mod platform;
-pub(crate) mod provisioning;
 pub mod secret;
-pub mod security;
+pub mod state;
 pub mod store;
-pub mod symmetric;
 pub(crate) mod txn;
-pub(crate) mod user;
 
-pub use applet::{SksApplet, STORE_RESERVE};
-pub use card::Card;
-pub use iso::IsoCard;
-pub use provisioning::MAX_OPEN_SESSIONS;
+pub use error::StartupError;
+pub use iso::{Card, IsoCard};
+pub use methods::provisioning::MAX_OPEN_SESSIONS;
+pub use state::{SksApplet, STORE_RESERVE};
 
 use std::path::Path;
 use store::Store;
 
 /// The SKS card: the ISO layer in front of the SKS applet.
 pub type SksCard<S> = IsoCard<SksApplet<S>>;
-
-/// Why the card could not start (store unreadable, personalization failed).
-#[derive(Debug)]
-pub struct StartupError(pub String);
-
-impl core::fmt::Display for StartupError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StartupError {}
 
 /// How a card behaves, chosen when it starts (nothing of it is persistent).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,16 +86,18 @@ pub fn open_card_with(
              asserting biometricAuth (for middleware testing only)"
         );
     }
-    let rng = platform::os_seeded_rng().map_err(StartupError)?;
+    let rng = platform::os_seeded_rng().map_err(StartupError::Entropy)?;
     let clock = Box::new(platform::SystemClock);
     Ok(match store {
         Some(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StartupError(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|source| StartupError::Directory {
+                    path: dir.to_owned(),
+                    source,
+                })?;
             }
-            let store = store::EepromStore::open(path, PRODUCT_GEOMETRY)
-                .map_err(|e| StartupError(e.to_string()))?;
+            let store =
+                store::EepromStore::open(path, PRODUCT_GEOMETRY).map_err(StartupError::Store)?;
             Box::new(card_with_options(store, rng, clock, options)?)
         }
         None => Box::new(card_with_options(

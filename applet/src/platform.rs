@@ -84,9 +84,9 @@ impl Clock for ManualClock {
 pub type CardRng = ChaCha20Rng;
 
 /// A generator seeded from the operating system's entropy source.
-pub fn os_seeded_rng() -> Result<CardRng, String> {
+pub fn os_seeded_rng() -> Result<CardRng, getrandom::Error> {
     let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-    getrandom::fill(&mut *seed).map_err(|e| format!("no entropy from the OS: {e}"))?;
+    getrandom::fill(&mut *seed)?;
     Ok(CardRng::from_seed(*seed))
 }
 

@@ -406,7 +406,8 @@ fn file_image_is_created_with_a_private_key_file_and_reopens() {
     // Missing key file: a clear error naming it.
     std::fs::rename(&key_file, dir.join("moved.key")).unwrap();
     match EepromStore::open(&image, SMALL) {
-        Err(StoreError::Io(msg)) => {
+        Err(StoreError::Io(e)) => {
+            let msg = e.to_string();
             assert!(
                 msg.contains("card.img.key") && msg.contains("not found"),
                 "{msg}"

@@ -71,31 +71,25 @@ pub trait Transport {
     }
 }
 
-impl<T: Transport + ?Sized> Transport for &mut T {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        (**self).transmit(command)
-    }
+/// A reference or box of a transport is that transport.
+macro_rules! forward_transport {
+    ($($ptr:ty),+) => {$(
+        impl<T: Transport + ?Sized> Transport for $ptr {
+            fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+                (**self).transmit(command)
+            }
 
-    fn exclusive(
-        &mut self,
-        body: &mut dyn FnMut(&mut dyn Transport),
-    ) -> Result<(), TransportError> {
-        (**self).exclusive(body)
-    }
+            fn exclusive(
+                &mut self,
+                body: &mut dyn FnMut(&mut dyn Transport),
+            ) -> Result<(), TransportError> {
+                (**self).exclusive(body)
+            }
+        }
+    )+};
 }
 
-impl<T: Transport + ?Sized> Transport for Box<T> {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        (**self).transmit(command)
-    }
-
-    fn exclusive(
-        &mut self,
-        body: &mut dyn FnMut(&mut dyn Transport),
-    ) -> Result<(), TransportError> {
-        (**self).exclusive(body)
-    }
-}
+forward_transport!(&mut T, Box<T>);
 
 /// Logs one exchange at trace level without its data: method, handle, lengths, SKS status and
 /// status word (APDUs carry PINs, keys and plaintexts, which no log level may show).

@@ -241,3 +241,34 @@ fn instruction_and_method_ids_fit_iso_rules() {
     const { assert!(MAX_RESPONSE_CHUNK + 2 <= 65535) };
     assert_eq!(MAX_RESPONSE_CHUNK, 65280);
 }
+
+/// The status words are the ones README §4 documents, whichever iso7816 `Status` names them.
+#[test]
+fn status_words_are_the_documented_numbers() {
+    let documented = [
+        (sw::OK, 0x9000),
+        (sw::WRONG_LENGTH, 0x6700),
+        (sw::LAST_COMMAND_EXPECTED, 0x6883),
+        (sw::CHAINING_NOT_SUPPORTED, 0x6884),
+        (sw::SECURITY_STATUS, 0x6982),
+        (sw::CONDITIONS_NOT_SATISFIED, 0x6985),
+        (sw::WRONG_DATA, 0x6A80),
+        (sw::FILE_NOT_FOUND, 0x6A82),
+        (sw::INCORRECT_P1P2, 0x6A86),
+        (sw::INS_NOT_SUPPORTED, 0x6D00),
+        (sw::CLA_NOT_SUPPORTED, 0x6E00),
+        (sw::UNKNOWN, 0x6F00),
+    ];
+    for (sw, number) in documented {
+        assert_eq!(sw, number, "{sw:04X}");
+        assert_eq!(
+            Status::from(number).to_u16(),
+            number,
+            "{number:04X} round-trips"
+        );
+    }
+    assert_eq!(
+        response_apdu(vec![1, 2], Status::MoreAvailable(7)),
+        [1, 2, 0x61, 0x07]
+    );
+}

@@ -23,6 +23,7 @@ pub use seal::MasterKey;
 
 use super::{Kind, RecordKey, Records, Store, StoreError, Write};
 use crate::secret::Secret;
+use core::fmt;
 use seal::{hex16, Sealer, HEADER_MAC_LEN, IV_LEN, TAG_LEN};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -103,22 +104,44 @@ impl Geometry {
         self.snapshot_pages() * self.payload_per_page()
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), GeometryError> {
         if !self.page_size.is_multiple_of(16) || !(128..=32768).contains(&self.page_size) {
-            return Err(format!(
-                "page size {} is not a multiple of 16 between 128 and 32768",
-                self.page_size
-            ));
+            return Err(GeometryError::PageSize(self.page_size));
         }
         if !(8..=(1 << 24)).contains(&self.page_count) {
-            return Err(format!(
-                "page count {} is not between 8 and 2^24",
-                self.page_count
-            ));
+            return Err(GeometryError::PageCount(self.page_count));
         }
         Ok(())
     }
 }
+
+/// A [`Geometry`] the store cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GeometryError {
+    /// Page size not a multiple of 16 between 128 and 32768.
+    PageSize(usize),
+    /// Page count not between 8 and 2^24.
+    PageCount(u32),
+    /// The medium's size does not match the geometry.
+    MediumSize { size: u64, needed: u64 },
+}
+
+impl fmt::Display for GeometryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PageSize(n) => write!(
+                f,
+                "page size {n} is not a multiple of 16 between 128 and 32768"
+            ),
+            Self::PageCount(n) => write!(f, "page count {n} is not between 8 and 2^24"),
+            Self::MediumSize { size, needed } => {
+                write!(f, "medium is {size} bytes, the geometry needs {needed}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for GeometryError {}
 
 /// What one commit wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -245,14 +268,13 @@ impl EepromStore<FileMedium> {
     ) -> Result<Self, StoreError> {
         let at = |e: StoreError| match e {
             StoreError::Corrupt(m) => StoreError::Corrupt(format!("{}: {m}", image.display())),
-            StoreError::Io(m) => StoreError::Io(format!("{}: {m}", image.display())),
-            full => full,
+            other => other,
         };
         let lock = lock::ImageLock::acquire(image)?;
         match std::fs::metadata(image) {
             Ok(_) => {
                 let key = MasterKey::load(key_file)?;
-                let mut medium = FileMedium::open(image).map_err(StoreError::Io)?;
+                let mut medium = FileMedium::open(image)?;
                 medium.hold(lock);
                 Self::open_with_medium(medium, key).map_err(at)
             }
@@ -279,7 +301,10 @@ impl EepromStore<FileMedium> {
                     }
                 }
             }
-            Err(e) => Err(StoreError::Io(format!("{}: {e}", image.display()))),
+            Err(e) => Err(StoreError::Io(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", image.display()),
+            ))),
         }
     }
 
@@ -291,13 +316,16 @@ impl EepromStore<FileMedium> {
         geometry: Geometry,
     ) -> Result<Self, StoreError> {
         let key = MasterKey::load_or_create(key_file)?;
-        geometry
-            .validate()
-            .map_err(|e| StoreError::Io(format!("bad geometry: {e}")))?;
+        geometry.validate().map_err(StoreError::Geometry)?;
         let _ = std::fs::remove_file(tmp);
-        let medium = FileMedium::create(tmp, geometry.total_bytes()).map_err(StoreError::Io)?;
+        let medium = FileMedium::create(tmp, geometry.total_bytes())?;
         let mut store = Self::format(medium, key, geometry)?;
-        let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", image.display()));
+        let io = |e: std::io::Error| {
+            StoreError::Io(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", image.display()),
+            ))
+        };
         std::fs::rename(tmp, image).map_err(io)?;
         let dir = match image.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -316,19 +344,16 @@ impl<M: Medium> EepromStore<M> {
     /// `key`. Existing pages are ignored: each format draws a fresh image id, under which no
     /// old page authenticates.
     pub fn format(mut medium: M, key: MasterKey, geometry: Geometry) -> Result<Self, StoreError> {
-        geometry
-            .validate()
-            .map_err(|e| StoreError::Io(format!("bad geometry: {e}")))?;
-        let size = medium.size().map_err(StoreError::Io)?;
+        geometry.validate().map_err(StoreError::Geometry)?;
+        let size = medium.size()?;
         if size != geometry.total_bytes() {
-            return Err(StoreError::Io(format!(
-                "medium is {size} bytes, the geometry needs {}",
-                geometry.total_bytes()
-            )));
+            return Err(StoreError::Geometry(GeometryError::MediumSize {
+                size,
+                needed: geometry.total_bytes(),
+            }));
         }
         let mut image_id = [0u8; 16];
-        getrandom::fill(&mut image_id)
-            .map_err(|e| StoreError::Io(format!("no entropy from the OS: {e}")))?;
+        getrandom::fill(&mut image_id).map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
         let sealer = Sealer::new(&key, &image_id);
         let mut page = vec![0u8; geometry.page_size];
         page[..8].copy_from_slice(MAGIC);
@@ -339,8 +364,8 @@ impl<M: Medium> EepromStore<M> {
         page[34..50].copy_from_slice(&image_id);
         let mac = sealer.header_mac(&page[..HEADER_FIELDS]);
         page[HEADER_FIELDS..HEADER_LEN].copy_from_slice(&mac);
-        medium.write_at(0, &page).map_err(StoreError::Io)?;
-        medium.sync().map_err(StoreError::Io)?;
+        medium.write_at(0, &page)?;
+        medium.sync()?;
         let mut wear = vec![0u32; geometry.page_count as usize];
         wear[0] = 1;
         Ok(Self {
@@ -369,14 +394,14 @@ impl<M: Medium> EepromStore<M> {
     /// transaction. A damaged, truncated, edited or foreign image gives `StoreError::Corrupt`.
     pub fn open_with_medium(mut medium: M, key: MasterKey) -> Result<Self, StoreError> {
         let corrupt = |m: String| StoreError::Corrupt(m);
-        let size = medium.size().map_err(StoreError::Io)?;
+        let size = medium.size()?;
         if size < HEADER_LEN as u64 {
             return Err(corrupt(format!(
                 "the image is {size} bytes: too short to be an SKS EEPROM image"
             )));
         }
         let mut header = [0u8; HEADER_LEN];
-        medium.read_at(0, &mut header).map_err(StoreError::Io)?;
+        medium.read_at(0, &mut header)?;
         if &header[..8] != MAGIC {
             return Err(corrupt(
                 "not an SKS EEPROM image (bad magic): foreign or damaged file".into(),
@@ -563,7 +588,12 @@ impl<M: Medium> EepromStore<M> {
         self.free.iter().take(n).map(|&(_, p)| p).collect()
     }
 
-    fn write_transaction(&mut self, seq: u64, stream: &[u8], pages: &[u32]) -> Result<(), String> {
+    fn write_transaction(
+        &mut self,
+        seq: u64,
+        stream: &[u8],
+        pages: &[u32],
+    ) -> Result<(), StoreError> {
         let payload = self.geometry.payload_per_page();
         let body_len = self.geometry.page_size - IV_LEN - TAG_LEN;
         let count = pages.len() as u32;
@@ -577,15 +607,13 @@ impl<M: Medium> EepromStore<M> {
             body[16..18].copy_from_slice(&(chunk.len() as u16).to_be_bytes());
             body[18..22].copy_from_slice(&wear.to_be_bytes());
             body[BODY_HEADER..BODY_HEADER + chunk.len()].copy_from_slice(chunk);
-            self.sealer
-                .seal(p, &body, &mut page)
-                .map_err(|e| e.to_string())?;
+            self.sealer.seal(p, &body, &mut page)?;
             self.pages_written += 1;
             self.wear[p as usize] = wear;
             self.medium
                 .write_at(u64::from(p) * self.geometry.page_size as u64, &page)?;
         }
-        self.medium.sync()
+        Ok(self.medium.sync()?)
     }
 }
 
@@ -609,7 +637,7 @@ impl<M: Medium> Store for EepromStore<M> {
 
     fn commit_reserving(&mut self, writes: Vec<Write>, reserve: usize) -> Result<(), StoreError> {
         if let Some(why) = &self.failed {
-            return Err(StoreError::Io(format!(
+            return Err(StoreError::io(format!(
                 "the store failed earlier ({why}); restart the card to recover"
             )));
         }
@@ -655,8 +683,8 @@ impl<M: Medium> Store for EepromStore<M> {
             self.free.remove(&(self.wear[p as usize], p));
         }
         if let Err(e) = self.write_transaction(seq, &stream, &pages) {
-            self.failed = Some(e.clone());
-            return Err(StoreError::Io(e));
+            self.failed = Some(e.to_string());
+            return Err(e);
         }
 
         // Durable: update the RAM view.
@@ -749,9 +777,7 @@ impl Recovery {
         let mut txns: BTreeMap<u64, BTreeMap<u32, PageInfo>> = BTreeMap::new();
         let mut buf = vec![0u8; geometry.page_size];
         for p in 1..geometry.page_count {
-            medium
-                .read_at(u64::from(p) * geometry.page_size as u64, &mut buf)
-                .map_err(StoreError::Io)?;
+            medium.read_at(u64::from(p) * geometry.page_size as u64, &mut buf)?;
             let Some(body) = sealer.open(p, &buf) else {
                 continue; // never written, torn, or garbage: a free page
             };
@@ -910,7 +936,29 @@ impl Recovery {
     }
 }
 
-fn decode(stream: &[u8]) -> Result<Decoded, String> {
+/// Why a transaction stream (which authenticated, so the card wrote it) does not decode.
+#[derive(Debug, PartialEq, Eq)]
+enum StreamError {
+    Truncated { at: usize, wanted: usize },
+    UnknownKind(u8),
+    UnknownEntry(u8),
+    Trailing(usize),
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Truncated { at, wanted } => {
+                write!(f, "truncated at byte {at} (wanted {wanted} more)")
+            }
+            Self::UnknownKind(k) => write!(f, "unknown record kind {k}"),
+            Self::UnknownEntry(op) => write!(f, "unknown entry type {op}"),
+            Self::Trailing(n) => write!(f, "{n} trailing bytes"),
+        }
+    }
+}
+
+fn decode(stream: &[u8]) -> Result<Decoded, StreamError> {
     let mut r = Cursor { b: stream, at: 0 };
     let prev = r.u64()?;
     let tail = r.u64()?;
@@ -919,7 +967,7 @@ fn decode(stream: &[u8]) -> Result<Decoded, String> {
     for _ in 0..n {
         let op = r.take(1)?[0];
         let kind = r.take(1)?[0];
-        let kind = Kind::from_u8(kind).ok_or_else(|| format!("unknown record kind {kind}"))?;
+        let kind = Kind::from_u8(kind).ok_or(StreamError::UnknownKind(kind))?;
         let key = RecordKey::new(kind, r.u32()?);
         match op {
             OP_PUT => {
@@ -927,11 +975,11 @@ fn decode(stream: &[u8]) -> Result<Decoded, String> {
                 entries.push((key, Some(r.take(len)?.to_vec())));
             }
             OP_DELETE => entries.push((key, None)),
-            _ => return Err(format!("unknown entry type {op}")),
+            _ => return Err(StreamError::UnknownEntry(op)),
         }
     }
     if r.at != stream.len() {
-        return Err(format!("{} trailing bytes", stream.len() - r.at));
+        return Err(StreamError::Trailing(stream.len() - r.at));
     }
     Ok(Decoded {
         prev,
@@ -946,18 +994,21 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], StreamError> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.b.len());
-        let end = end.ok_or_else(|| format!("truncated at byte {} (wanted {n} more)", self.at))?;
+        let end = end.ok_or(StreamError::Truncated {
+            at: self.at,
+            wanted: n,
+        })?;
         let s = &self.b[self.at..end];
         self.at = end;
         Ok(s)
     }
-    fn u32(&mut self) -> Result<u32, String> {
+    fn u32(&mut self) -> Result<u32, StreamError> {
         let b = self.take(4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn u64(&mut self) -> Result<u64, String> {
+    fn u64(&mut self) -> Result<u64, StreamError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
@@ -997,12 +1048,13 @@ mod tests {
         assert!(decode(&[stream.clone(), vec![0]].concat()).is_err());
         let mut bad_kind = stream.clone();
         bad_kind[21] = 99;
-        assert!(decode(&bad_kind)
-            .unwrap_err()
-            .contains("unknown record kind 99"));
+        assert_eq!(
+            decode(&bad_kind).unwrap_err().to_string(),
+            "unknown record kind 99"
+        );
         let mut bad_op = stream.clone();
         bad_op[20] = 7;
-        assert!(decode(&bad_op).unwrap_err().contains("unknown entry type"));
+        assert_eq!(decode(&bad_op).unwrap_err(), StreamError::UnknownEntry(7));
         let mut huge = stream;
         huge[26..30].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(decode(&huge).is_err());

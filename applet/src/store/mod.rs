@@ -10,7 +10,7 @@ mod ram;
 
 pub use eeprom::{
     default_key_path, fault, lock_path, CommitStats, EepromStats, EepromStore, FileMedium,
-    Geometry, MasterKey, Medium, RamMedium,
+    Geometry, GeometryError, MasterKey, Medium, RamMedium,
 };
 pub use ram::RamStore;
 
@@ -88,12 +88,14 @@ impl fmt::Debug for Write {
 }
 
 /// Why the store refused or failed a transaction, or could not be opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum StoreError {
     /// Not enough capacity; nothing was written.
     Full { needed: usize, capacity: usize },
-    /// The medium failed; nothing of the transaction is visible.
-    Io(String),
+    /// The medium (or the key file, or the OS) failed; nothing of the transaction is visible.
+    Io(std::io::Error),
+    /// A geometry the EEPROM model does not support, or a medium of another size.
+    Geometry(GeometryError),
     /// The persistent image is not a valid image of this card.
     Corrupt(String),
     /// Another process has the image open (one process per card image).
@@ -110,6 +112,7 @@ impl fmt::Display for StoreError {
                 )
             }
             Self::Io(e) => write!(f, "storage I/O error: {e}"),
+            Self::Geometry(e) => write!(f, "bad geometry: {e}"),
             Self::Corrupt(e) => write!(f, "storage image rejected: {e}"),
             Self::InUse(e) => f.write_str(e),
         }
@@ -117,6 +120,19 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl StoreError {
+    /// A failure that is not the OS's but has to stop the transaction like one.
+    pub(crate) fn io(msg: impl Into<String>) -> Self {
+        Self::Io(std::io::Error::other(msg.into()))
+    }
+}
 
 /// Persistent records with one atomic transaction primitive.
 pub trait Store {

@@ -93,25 +93,31 @@ impl<M: Medium> FaultyMedium<M> {
     }
 }
 
-const POWER_OFF: &str = "power cut (fault injection)";
+/// What the medium answers once the power is cut.
+fn power_off() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::BrokenPipe,
+        "power cut (fault injection)",
+    )
+}
 
 impl<M: Medium> Medium for FaultyMedium<M> {
-    fn size(&self) -> Result<u64, String> {
+    fn size(&self) -> std::io::Result<u64> {
         self.inner.size()
     }
 
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         if self.state.is_cut() {
-            return Err(POWER_OFF.into());
+            return Err(power_off());
         }
         self.inner.read_at(offset, buf)
     }
 
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), String> {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
         let (n, cut_after, tear) = {
             let mut s = self.state.lock();
             if !s.powered {
-                return Err(POWER_OFF.into());
+                return Err(power_off());
             }
             s.writes += 1;
             (s.writes, s.cut_after, s.tear)
@@ -121,7 +127,7 @@ impl<M: Medium> Medium for FaultyMedium<M> {
                 self.state.lock().powered = false;
                 if tear {
                     self.inner.write_at(offset, &data[..data.len() / 2])?;
-                    Err(POWER_OFF.into())
+                    Err(power_off())
                 } else {
                     self.inner.write_at(offset, data)
                 }
@@ -130,9 +136,9 @@ impl<M: Medium> Medium for FaultyMedium<M> {
         }
     }
 
-    fn sync(&mut self) -> Result<(), String> {
+    fn sync(&mut self) -> std::io::Result<()> {
         if self.state.is_cut() {
-            return Err(POWER_OFF.into());
+            return Err(power_off());
         }
         self.inner.sync()?;
         self.state.lock().syncs += 1;

@@ -25,7 +25,7 @@ impl ImageLock {
     /// Takes the lock of `image` or fails at once, naming the holder when it can.
     pub fn acquire(image: &Path) -> Result<Self, StoreError> {
         let path = lock_path(image);
-        let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", path.display()));
+        let io = |e: std::io::Error| StoreError::io(format!("{}: {e}", path.display()));
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

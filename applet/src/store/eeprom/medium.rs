@@ -1,7 +1,9 @@
 //! The persistent medium under the EEPROM store: a flat array of bytes that the store reads
-//! freely (only at open) and writes one whole page per [`Medium::write_at`] call.
+//! freely (only at open) and writes one whole page per [`Medium::write_at`] call. Its errors are
+//! `std::io::Error`s; a file medium names its path and the failed operation in them.
 
 use std::fs::{File, OpenOptions};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -9,26 +11,26 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// power cut can interrupt or tear); `sync` makes every completed write durable.
 pub trait Medium {
     /// Size of the medium in bytes.
-    fn size(&self) -> Result<u64, String>;
+    fn size(&self) -> io::Result<u64>;
     /// Reads `buf.len()` bytes at `offset`.
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), String>;
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// Writes one page (`data` is exactly one page) at `offset`.
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), String>;
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
     /// Makes every completed write durable (fdatasync for a file).
-    fn sync(&mut self) -> Result<(), String>;
+    fn sync(&mut self) -> io::Result<()>;
 }
 
 impl<M: Medium + ?Sized> Medium for Box<M> {
-    fn size(&self) -> Result<u64, String> {
+    fn size(&self) -> io::Result<u64> {
         (**self).size()
     }
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         (**self).read_at(offset, buf)
     }
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), String> {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         (**self).write_at(offset, data)
     }
-    fn sync(&mut self) -> Result<(), String> {
+    fn sync(&mut self) -> io::Result<()> {
         (**self).sync()
     }
 }
@@ -44,13 +46,13 @@ pub struct FileMedium {
 
 impl FileMedium {
     /// Opens an existing image file for reading and writing.
-    pub fn open(path: impl Into<PathBuf>) -> Result<Self, String> {
+    pub fn open(path: impl Into<PathBuf>) -> io::Result<Self> {
         let path = path.into();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(at(&path, "open"))?;
         Ok(Self {
             file,
             path,
@@ -61,24 +63,26 @@ impl FileMedium {
     /// Creates a new, blank (all zero) image file of `size` bytes; fails if it exists. The
     /// zeros are written (not a sparse file), so that later page writes never allocate blocks
     /// and an fdatasync flushes data only, not file-system metadata.
-    pub fn create(path: impl Into<PathBuf>, size: u64) -> Result<Self, String> {
+    pub fn create(path: impl Into<PathBuf>, size: u64) -> io::Result<Self> {
         let path = path.into();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .open(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let err = |e: std::io::Error| format!("{}: {e}", path.display());
+            .map_err(at(&path, "create"))?;
         let zeros = vec![0u8; 64 * 1024];
-        let mut at = 0u64;
-        while at < size {
-            use std::os::unix::fs::FileExt;
-            let n = (size - at).min(zeros.len() as u64) as usize;
-            file.write_all_at(&zeros[..n], at).map_err(err)?;
-            at += n as u64;
-        }
-        file.sync_all().map_err(err)?;
+        let mut written = 0u64;
+        let mut fill = || -> io::Result<()> {
+            while written < size {
+                use std::os::unix::fs::FileExt;
+                let n = (size - written).min(zeros.len() as u64) as usize;
+                file.write_all_at(&zeros[..n], written)?;
+                written += n as u64;
+            }
+            file.sync_all()
+        };
+        fill().map_err(at(&path, "write"))?;
         Ok(Self {
             file,
             path,
@@ -100,32 +104,43 @@ impl FileMedium {
 }
 
 impl Medium for FileMedium {
-    fn size(&self) -> Result<u64, String> {
+    fn size(&self) -> io::Result<u64> {
         self.file
             .metadata()
             .map(|m| m.len())
-            .map_err(|e| format!("{}: {e}", self.path.display()))
+            .map_err(at(&self.path, "size"))
     }
 
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
         self.file
             .read_exact_at(buf, offset)
-            .map_err(|e| format!("{}: read at {offset}: {e}", self.path.display()))
+            .map_err(at(&self.path, "read"))
     }
 
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), String> {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
         self.file
             .write_all_at(data, offset)
-            .map_err(|e| format!("{}: write at {offset}: {e}", self.path.display()))
+            .map_err(at(&self.path, "write"))
     }
 
-    fn sync(&mut self) -> Result<(), String> {
-        self.file
-            .sync_data()
-            .map_err(|e| format!("{}: fdatasync: {e}", self.path.display()))
+    fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data().map_err(at(&self.path, "fdatasync"))
     }
+}
+
+/// Adds the file and the operation to an I/O error (keeping its kind).
+fn at<'a>(path: &'a Path, op: &'static str) -> impl Fn(io::Error) -> io::Error + 'a {
+    move |e| io::Error::new(e.kind(), format!("{}: {op}: {e}", path.display()))
+}
+
+/// An access outside a RAM medium.
+fn out_of_range(op: &str, offset: u64, len: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("{op} at {offset} of {len} bytes past the end"),
+    )
 }
 
 /// A medium in RAM, for tests. Clones share the same bytes, so a test can keep a clone and
@@ -164,33 +179,34 @@ impl RamMedium {
 }
 
 impl Medium for RamMedium {
-    fn size(&self) -> Result<u64, String> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.lock().len() as u64)
     }
 
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), String> {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         let mut bytes = self.lock();
-        let start = usize::try_from(offset).map_err(|_| "offset out of range".to_string())?;
+        let start =
+            usize::try_from(offset).map_err(|_| out_of_range("write", offset, data.len()))?;
         let end = start
             .checked_add(data.len())
             .filter(|&e| e <= bytes.len())
-            .ok_or_else(|| format!("write at {offset} of {} bytes past the end", data.len()))?;
+            .ok_or_else(|| out_of_range("write", offset, data.len()))?;
         bytes[start..end].copy_from_slice(data);
         Ok(())
     }
 
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let bytes = self.lock();
-        let start = usize::try_from(offset).map_err(|_| "offset out of range".to_string())?;
+        let start = usize::try_from(offset).map_err(|_| out_of_range("read", offset, buf.len()))?;
         let src = start
             .checked_add(buf.len())
             .and_then(|end| bytes.get(start..end))
-            .ok_or_else(|| format!("read at {offset} of {} bytes past the end", buf.len()))?;
+            .ok_or_else(|| out_of_range("read", offset, buf.len()))?;
         buf.copy_from_slice(src);
         Ok(())
     }
 
-    fn sync(&mut self) -> Result<(), String> {
+    fn sync(&mut self) -> io::Result<()> {
         Ok(())
     }
 }

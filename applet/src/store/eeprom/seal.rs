@@ -53,7 +53,7 @@ impl MasterKey {
         let mut key = Zeroizing::new([0u8; 32]);
         getrandom::fill(&mut card_id)
             .and_then(|()| getrandom::fill(&mut key[..]))
-            .map_err(|e| StoreError::Io(format!("no entropy from the OS: {e}")))?;
+            .map_err(|e| StoreError::io(format!("no entropy from the OS: {e}")))?;
         Ok(Self { card_id, key })
     }
 
@@ -65,12 +65,12 @@ impl MasterKey {
     pub fn load(path: &Path) -> Result<Self, StoreError> {
         let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                StoreError::Io(format!(
+                StoreError::io(format!(
                     "master key file {} not found: the card image cannot be unsealed without it",
                     path.display()
                 ))
             } else {
-                StoreError::Io(format!("master key file {}: {e}", path.display()))
+                StoreError::io(format!("master key file {}: {e}", path.display()))
             }
         })?);
         if bytes.len() != KEY_FILE_LEN || &bytes[..8] != KEY_FILE_MAGIC {
@@ -92,7 +92,7 @@ impl MasterKey {
     pub fn save_new(&self, path: &Path) -> Result<(), StoreError> {
         use std::io::Write as _;
         let err =
-            |e: std::io::Error| StoreError::Io(format!("master key file {}: {e}", path.display()));
+            |e: std::io::Error| StoreError::io(format!("master key file {}: {e}", path.display()));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -193,18 +193,18 @@ impl Sealer {
     ) -> Result<(), StoreError> {
         let n = body.len();
         if page.len() != n + IV_LEN + TAG_LEN || !n.is_multiple_of(16) {
-            return Err(StoreError::Io("internal: page body size mismatch".into()));
+            return Err(StoreError::io("internal: page body size mismatch"));
         }
         let mut iv = [0u8; IV_LEN];
         getrandom::fill(&mut iv)
-            .map_err(|e| StoreError::Io(format!("no entropy from the OS: {e}")))?;
+            .map_err(|e| StoreError::io(format!("no entropy from the OS: {e}")))?;
         page[..IV_LEN].copy_from_slice(&iv);
         let ct = &mut page[IV_LEN..IV_LEN + n];
         ct.copy_from_slice(body);
         cbc::Encryptor::<aes::Aes256>::new_from_slices(&self.enc[..], &iv)
-            .map_err(|_| StoreError::Io("internal: bad AES key or IV length".into()))?
+            .map_err(|_| StoreError::io("internal: bad AES key or IV length"))?
             .encrypt_padded::<NoPadding>(ct, n)
-            .map_err(|_| StoreError::Io("internal: page body is not block aligned".into()))?;
+            .map_err(|_| StoreError::io("internal: page body is not block aligned"))?;
         let tag = self
             .page_mac(page_no, &page[..IV_LEN + n])
             .finalize()

@@ -1,11 +1,13 @@
 //! PIN and PUK policy objects: createPukPolicy [8], createPinPolicy [9] (spec 7.4, 5.5-5.7;
 //! spec-notes §4.7-4.8).
 
-use super::option;
-use crate::applet::SksApplet;
+use crate::auth::pin_rules::{
+    syntax_ok, FORMAT_ALPHANUMERIC, FORMAT_STRING, PATTERN_MISSING_GROUP,
+};
 use crate::db::{PinPolicy, PukPolicy};
-use crate::pin::{syntax_ok, FORMAT_ALPHANUMERIC, FORMAT_STRING, PATTERN_MISSING_GROUP};
-use crate::security::MacData;
+use crate::error::option;
+use crate::methods::provisioning::security::MacData;
+use crate::state::SksApplet;
 use crate::store::{Kind, Store};
 use apdu_spec::{
     CreatePinPolicyArgs, CreatePinPolicyOutput, CreatePukPolicyArgs, CreatePukPolicyOutput,

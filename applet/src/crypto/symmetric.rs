@@ -1,7 +1,7 @@
 //! Symmetric operations of the User API over RustCrypto: AES (spec 4.1 Symmetric Key
 //! Encryption, spec-notes §4.30) and HMAC (spec 4.1 HMAC Operations, spec-notes §4.29).
 
-use crate::algorithm::{AesMode, Hash};
+use crate::crypto::algorithm::{AesMode, Hash};
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{
     Array, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit,

@@ -1,12 +1,11 @@
 //! Key management (spec 7.4 methods [70]-[74], [80]-[84], [90]; spec-notes §4.17-4.24).
 //! Only keys of closed sessions are visible here.
 
-use crate::applet::SksApplet;
 use crate::auth::authorization;
-use crate::db::KeyEntry;
-use crate::info::EXTENSION_DATA_SIZE;
-use crate::pin::{check_pin, grouping_rule};
-use crate::provisioning::option;
+use crate::auth::pin_rules::{check_pin, grouping_rule};
+use crate::error::option;
+use crate::methods::info::EXTENSION_DATA_SIZE;
+use crate::state::SksApplet;
 use crate::store::Store;
 use apdu_spec::{
     Blob, Bytes, ChangePinArgs, DeleteKeyArgs, EnumerateKeysArgs, EnumerateKeysOutput, ErrorCode,
@@ -29,21 +28,6 @@ fn uri(s: &str) -> Result<Uri, SksError> {
 }
 
 impl<S: Store> SksApplet<S> {
-    /// A key of a closed session, or ERROR_NO_KEY (spec 7.4 keyHandle; spec-notes §4.25 step 1).
-    pub(crate) fn closed_key(&self, handle: u32) -> Result<&KeyEntry, SksError> {
-        let key = self
-            .db
-            .key(handle)
-            .ok_or_else(|| SksError::new(ErrorCode::NoKey, format!("Key {handle} not found")))?;
-        match self.db.session(key.session) {
-            Some(s) if !s.open => Ok(key),
-            _ => Err(SksError::new(
-                ErrorCode::NoKey,
-                format!("Key {handle} still in provisioning"),
-            )),
-        }
-    }
-
     /// enumerateKeys [70]: the next key of a closed session after the input handle.
     pub(crate) fn enumerate_keys(
         &self,
@@ -182,7 +166,7 @@ impl<S: Store> SksApplet<S> {
             .iter()
             .find(|e| {
                 e.type_uri == a.r#type.as_str()
-                    && e.sub_type == crate::provisioning::SUB_TYPE_PROPERTY_BAG
+                    && e.sub_type == crate::methods::provisioning::SUB_TYPE_PROPERTY_BAG
             })
             .ok_or_else(|| option("No such propertyBag"))?;
         let new_blob = rewrite_property(&bag.data, a.name.as_bytes(), a.value.as_bytes())?;

@@ -57,7 +57,7 @@ impl Session {
         let key = zeroize::Zeroizing::new(hmac_sha256(&self.session_key, &[b"EncryptionKey"]));
         aes256_cbc_decrypt_iv_first(&key, data)
             .map(Secret::from)
-            .map_err(|e| SksError::new(ErrorCode::Crypto, e.0))
+            .map_err(SksError::from)
     }
 
     /// The Device ID of this session (spec 2.7).

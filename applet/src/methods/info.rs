@@ -1,6 +1,6 @@
 //! getDeviceInfo [1] (spec 7.4) and the capabilities it reports.
 
-use crate::applet::SksApplet;
+use crate::state::SksApplet;
 use crate::store::Store;
 use apdu_spec::{Bytes, DeviceInfo, Uri};
 
@@ -34,7 +34,7 @@ impl<S: Store> SksApplet<S> {
                 .iter()
                 .map(|c| Bytes(c.clone()))
                 .collect(),
-            supported_algorithms: crate::algorithm::SUPPORTED
+            supported_algorithms: crate::crypto::algorithm::SUPPORTED
                 .iter()
                 .filter_map(|a| Uri::new(a.uri).ok())
                 .collect(),

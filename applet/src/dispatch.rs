@@ -1,79 +1,14 @@
-//! The SKS application behind the ISO layer: its state, start-up (load or personalize) and the
-//! dispatcher from a call (method id + argument bytes) to a typed handler and back.
+//! The dispatcher: from a call (method id in P1 + argument bytes) to a typed handler and back
+//! (spec 7.2: status byte, then results or the error string). Every SKS method has an arm in
+//! [`SksApplet::dispatch`] (exhaustive match over [`Command`]).
 
-use crate::db::Db;
-use crate::device::DeviceIdentity;
 use crate::iso::Application;
-use crate::platform::{CardRng, Clock};
-use crate::store::{Kind, RecordKey, Store, Write};
-use crate::StartupError;
-use apdu_spec::envelope::{self, sw};
+use crate::state::{SksApplet, STORE_RESERVE};
+use crate::store::Store;
+use apdu_spec::envelope::{self, Status};
 use apdu_spec::{encode_response, Command, ErrorCode, MethodId, SksError};
 
-const IDENTITY: RecordKey = RecordKey::new(Kind::DeviceIdentity, 0);
-
-/// The SKS applet: persistent state in `S`, plus the injected RNG and clock.
-pub struct SksApplet<S> {
-    pub(crate) store: S,
-    pub(crate) rng: CardRng,
-    pub(crate) clock: Box<dyn Clock>,
-    pub(crate) device: DeviceIdentity,
-    pub(crate) db: Db,
-    /// Parsed private keys (RAM only; cleared on power-off, reset and reselection).
-    pub(crate) key_cache:
-        std::collections::BTreeMap<u32, std::sync::Arc<crate::crypto::PrivateKey>>,
-    pub(crate) options: crate::CardOptions,
-    /// Store bytes the current call must leave free ([`STORE_RESERVE`] for provisioning calls).
-    pub(crate) reserve: usize,
-}
-
-/// Store capacity that provisioning may not use: PIN and PUK counters must always commit, since
-/// an attempt is committed before it is judged (issue 9: a full store made every PIN-protected
-/// key fail with ERROR_STORAGE).
-pub const STORE_RESERVE: usize = 4096;
-
 impl<S: Store> SksApplet<S> {
-    /// Starts the applet over `store`. A store without a device identity is a new card: it is
-    /// personalized and the identity committed before the card answers anything.
-    pub fn start(
-        mut store: S,
-        mut rng: CardRng,
-        clock: Box<dyn Clock>,
-        options: crate::CardOptions,
-    ) -> Result<Self, StartupError> {
-        let device = match store.get(IDENTITY) {
-            Some(record) => DeviceIdentity::from_record(record).map_err(StartupError)?,
-            None => {
-                let device = DeviceIdentity::personalize(&mut rng, clock.now())
-                    .map_err(|e| StartupError(format!("personalization failed: {e}")))?;
-                let record = device.to_record().map_err(StartupError)?;
-                store
-                    .commit(vec![Write::Put(IDENTITY, record.to_vec())])
-                    .map_err(|e| {
-                        StartupError(format!("cannot persist the device identity: {e}"))
-                    })?;
-                log::info!("personalized a new card");
-                device
-            }
-        };
-        let db = Db::load(&store).map_err(|e| StartupError(format!("credential database: {e}")))?;
-        let mut applet = Self {
-            store,
-            rng,
-            clock,
-            device,
-            db,
-            key_cache: Default::default(),
-            options,
-            reserve: 0,
-        };
-        applet.date_undated_sessions();
-        if let Err(e) = applet.expire_sessions() {
-            log::error!("expired provisioning sessions could not be aborted: {e}");
-        }
-        Ok(applet)
-    }
-
     /// A provisioning call whose arguments do not even decode is an incorrect operation in its
     /// session, which must then be terminated (spec 7.4 createProvisioningSession remarks). Its
     /// first argument, when readable, names the session (or a key of it).
@@ -105,10 +40,6 @@ impl<S: Store> SksApplet<S> {
             self.db.remove_session_and_objects(session);
             self.commit_or_log(format_args!("teardown of session {session}"));
         }
-    }
-
-    pub fn device(&self) -> &DeviceIdentity {
-        &self.device
     }
 
     /// Runs one decoded call. Every method of the spec has an arm here (exhaustive match);
@@ -185,11 +116,11 @@ impl<S: Store> Application for SksApplet<S> {
         self.key_cache.clear();
     }
 
-    fn call(&mut self, p1: u8, p2: u8, data: &[u8]) -> Result<Vec<u8>, u16> {
+    fn call(&mut self, p1: u8, p2: u8, data: &[u8]) -> Result<Vec<u8>, Status> {
         if p2 != 0 {
-            return Err(sw::INCORRECT_P1P2);
+            return Err(Status::IncorrectP1OrP2Parameter);
         }
-        let method = MethodId::try_from(p1).map_err(|_| sw::INCORRECT_P1P2)?;
+        let method = MethodId::try_from(p1).map_err(|_| Status::IncorrectP1OrP2Parameter)?;
         let response = match Command::decode(method, data) {
             Ok(command) => self.exec(command),
             Err(e) => {
@@ -203,7 +134,7 @@ impl<S: Store> Application for SksApplet<S> {
         // Encoding fails only if a result outgrows its length prefix: a card bug, not input.
         response.map_err(|e| {
             log::error!("cannot encode the {} response: {e}", method.name());
-            sw::UNKNOWN
+            Status::UnspecifiedCheckingError
         })
     }
 }

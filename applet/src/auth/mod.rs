@@ -5,8 +5,10 @@
 //! before the card acts on the comparison: a power cut at any point can never give a free
 //! guess. A correct value then resets the counter with a second commit.
 
-use crate::applet::SksApplet;
-use crate::provisioning::option;
+pub mod pin_rules;
+
+use crate::error::option;
+use crate::state::SksApplet;
 use crate::store::Store;
 use apdu_spec::{ErrorCode, SksError};
 use std::time::Duration;
@@ -153,6 +155,25 @@ impl<S: Store> SksApplet<S> {
                 ErrorCode::NotAllowed,
                 format!("{what} is not allowed for this key"),
             )),
+        }
+    }
+
+    /// Resets the PIN error counter of a key's PIN group, and the PUK counter with
+    /// `with_puk` (spec-notes §4.3 unlock, §5.4).
+    pub(crate) fn reset_pin_errors(&mut self, key: u32, with_puk: bool) {
+        let puk = self
+            .db
+            .key(key)
+            .and_then(|k| k.pin_policy)
+            .and_then(|p| self.db.pin(p))
+            .and_then(|p| p.puk);
+        for h in self.db.pin_group(key) {
+            self.db.set_pin_errors(h, 0);
+        }
+        if let (true, Some(puk)) = (with_puk, puk) {
+            if let Some(p) = self.db.puk_mut(puk) {
+                p.error_count = 0;
+            }
         }
     }
 }

@@ -5,6 +5,9 @@
 //! and re-encoded before any MAC or attestation. ECDSA signatures are raw `r ‖ s`
 //! (spec 4.1 "XML Signature" encoding, spec-notes §3.9).
 
+pub mod algorithm;
+pub mod symmetric;
+
 use core::fmt;
 use hmac::{Hmac, KeyInit, Mac as _};
 use p256::elliptic_curve::sec1::ToSec1Point;
@@ -17,25 +20,69 @@ use sha2::{Digest, Sha256};
 use spki::{DecodePublicKey, EncodePublicKey};
 use zeroize::Zeroizing;
 
-/// A failure inside a cryptographic operation or of malformed key material.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CryptoError(pub String);
+/// A failure inside a cryptographic operation or of malformed key material. Its `Display` is
+/// the message a caller may see; it never carries key material.
+#[derive(Debug)]
+pub enum CryptoError {
+    /// The crypto library refused `op`.
+    Library {
+        op: &'static str,
+        source: Box<dyn core::error::Error + Send + Sync>,
+    },
+    /// The operation needs another kind of key (the text names it).
+    WrongKey(&'static str),
+    /// ECDH between keys on different curves.
+    CurveMismatch,
+    /// A signature of `len` bytes where `expected` are needed (`what` names the format).
+    SignatureLength {
+        what: &'static str,
+        len: usize,
+        expected: usize,
+    },
+    /// Encrypted Data that is not an IV plus whole blocks (spec 6.1).
+    EncryptedDataLength(usize),
+    /// Bad padding in Encrypted Data.
+    Padding,
+    /// Not PKCS#8 of an RSA or supported EC private key.
+    NotAPrivateKey,
+    /// RSA decryption failed (no detail: the caller must not learn why).
+    Decryption,
+    /// Data longer than the RSA modulus allows.
+    DataTooLong,
+}
 
 impl fmt::Display for CryptoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Self::Library { op, source } => write!(f, "{op}: {source}"),
+            Self::WrongKey(what) => f.write_str(what),
+            Self::CurveMismatch => f.write_str("ECDH curve mismatch"),
+            Self::SignatureLength {
+                what,
+                len,
+                expected,
+            } => write!(f, "{what} of {len} bytes, {expected} expected"),
+            Self::EncryptedDataLength(len) => {
+                write!(f, "encrypted data of {len} bytes is not IV + whole blocks")
+            }
+            Self::Padding => f.write_str("bad padding in encrypted data"),
+            Self::NotAPrivateKey => f.write_str("not a PKCS#8 RSA or supported EC private key"),
+            Self::Decryption => f.write_str("RSA decryption failed"),
+            Self::DataTooLong => f.write_str("data too long for the modulus"),
+        }
     }
 }
 
-/// A cryptographic failure reaches the caller as ERROR_CRYPTO.
-impl From<CryptoError> for apdu_spec::SksError {
-    fn from(e: CryptoError) -> Self {
-        apdu_spec::SksError::new(apdu_spec::ErrorCode::Crypto, e.0)
-    }
-}
+impl core::error::Error for CryptoError {}
 
-fn err<E: fmt::Display>(context: &'static str) -> impl Fn(E) -> CryptoError {
-    move |e| CryptoError(format!("{context}: {e}"))
+/// Wraps a library error as [`CryptoError::Library`] for operation `op`.
+fn err<E: core::error::Error + Send + Sync + 'static>(
+    op: &'static str,
+) -> impl Fn(E) -> CryptoError {
+    move |e| CryptoError::Library {
+        op,
+        source: Box::new(e),
+    }
 }
 
 /// HMAC-SHA256 over the concatenation of `parts`.
@@ -135,12 +182,13 @@ impl PublicKey {
         let doc = match self {
             PublicKey::Ec(curve, point) => {
                 per_curve!(*curve, c => c::PublicKey::from_sec1_bytes(point)
-                .map_err(|e| e.to_string())
-                .and_then(|k| k.to_public_key_der().map_err(|e| e.to_string())))
+                .map_err(err("EC public key"))?
+                .to_public_key_der()
+                .map_err(err("SPKI"))?)
             }
-            PublicKey::Rsa(k) => k.to_public_key_der().map_err(|e| e.to_string()),
+            PublicKey::Rsa(k) => k.to_public_key_der().map_err(err("SPKI"))?,
         };
-        doc.map(|d| d.as_bytes().to_vec()).map_err(CryptoError)
+        Ok(doc.as_bytes().to_vec())
     }
 
     pub fn is_rsa(&self) -> bool {
@@ -170,22 +218,22 @@ impl PublicKey {
         match self {
             PublicKey::Rsa(k) => {
                 if signature.len() != k.size() {
-                    return Err(CryptoError(format!(
-                        "RSA signature of {} bytes, {} expected",
-                        signature.len(),
-                        k.size()
-                    )));
+                    return Err(CryptoError::SignatureLength {
+                        what: "RSA signature",
+                        len: signature.len(),
+                        expected: k.size(),
+                    });
                 }
                 Ok(k.verify(Pkcs1v15Sign::new::<Sha256>(), &digest, signature)
                     .is_ok())
             }
             PublicKey::Ec(curve, point) => {
                 if signature.len() != 2 * curve.coordinate_len() {
-                    return Err(CryptoError(format!(
-                        "ECDSA signature of {} bytes, raw r||s of {} expected",
-                        signature.len(),
-                        2 * curve.coordinate_len()
-                    )));
+                    return Err(CryptoError::SignatureLength {
+                        what: "ECDSA signature (raw r||s)",
+                        len: signature.len(),
+                        expected: 2 * curve.coordinate_len(),
+                    });
                 }
                 per_curve!(*curve, c => {
                     use c::ecdsa::signature::hazmat::PrehashVerifier;
@@ -451,8 +499,7 @@ impl PrivateKey {
         if let Some(k) = EcKey::from_pkcs8(der) {
             return Ok(PrivateKey::ec(k));
         }
-        let key = RsaPrivateKey::from_pkcs8_der(der)
-            .map_err(|_| CryptoError("not a PKCS#8 RSA or supported EC private key".into()))?;
+        let key = RsaPrivateKey::from_pkcs8_der(der).map_err(|_| CryptoError::NotAPrivateKey)?;
         Ok(PrivateKey::Rsa(Box::new(RsaKeyPair::new(key)?)))
     }
 
@@ -468,17 +515,15 @@ impl PrivateKey {
                     Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
                 })
             }
-            (PrivateKey::Ec(..), PublicKey::Ec(..)) => {
-                Err(CryptoError("ECDH curve mismatch".into()))
-            }
-            _ => Err(CryptoError("ECDH needs two EC keys".into())),
+            (PrivateKey::Ec(..), PublicKey::Ec(..)) => Err(CryptoError::CurveMismatch),
+            _ => Err(CryptoError::WrongKey("ECDH needs two EC keys")),
         }
     }
 
     /// ECDSA over a pre-computed hash (bits2int truncation as usual), raw `r ‖ s`.
     pub fn ecdsa_sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let PrivateKey::Ec(key, signer) = self else {
-            return Err(CryptoError("ECDSA needs an EC key".into()));
+            return Err(CryptoError::WrongKey("ECDSA needs an EC key"));
         };
         signer.sign(key, hash)
     }
@@ -538,13 +583,13 @@ impl PrivateKey {
     /// (`rsa.pkcs1.none`). Blinded.
     pub fn rsa_sign<R: CryptoRng + ?Sized>(
         &self,
-        hash: Option<crate::algorithm::Hash>,
+        hash: Option<crate::crypto::algorithm::Hash>,
         data: &[u8],
         rng: &mut R,
     ) -> Result<Vec<u8>, CryptoError> {
-        use crate::algorithm::Hash;
+        use crate::crypto::algorithm::Hash;
         let PrivateKey::Rsa(k) = self else {
-            return Err(CryptoError("RSA signing needs an RSA key".into()));
+            return Err(CryptoError::WrongKey("RSA signing needs an RSA key"));
         };
         let scheme = match hash {
             None => Pkcs1v15Sign::new_unprefixed(),
@@ -554,7 +599,7 @@ impl PrivateKey {
             Some(Hash::Sha512) => Pkcs1v15Sign::new::<sha2::Sha512>(),
         };
         if hash.is_none() && data.len() + 11 > k.size() {
-            return Err(CryptoError("data too long for the modulus".into()));
+            return Err(CryptoError::DataTooLong);
         }
         k.sign_pkcs1(scheme, data, rng)
     }
@@ -563,13 +608,13 @@ impl PrivateKey {
     /// label. Blinded.
     pub fn rsa_decrypt<R: CryptoRng + ?Sized>(
         &self,
-        oaep: Option<crate::algorithm::Hash>,
+        oaep: Option<crate::crypto::algorithm::Hash>,
         data: &[u8],
         rng: &mut R,
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        use crate::algorithm::Hash;
+        use crate::crypto::algorithm::Hash;
         let PrivateKey::Rsa(k) = self else {
-            return Err(CryptoError("RSA decryption needs an RSA key".into()));
+            return Err(CryptoError::WrongKey("RSA decryption needs an RSA key"));
         };
         let out = match oaep {
             None => k.decrypt_blinded(rng, rsa::Pkcs1v15Encrypt, data),
@@ -578,8 +623,7 @@ impl PrivateKey {
             Some(Hash::Sha384) => k.decrypt_blinded(rng, rsa::Oaep::<sha2::Sha384>::new(), data),
             Some(Hash::Sha512) => k.decrypt_blinded(rng, rsa::Oaep::<sha2::Sha512>::new(), data),
         };
-        out.map(Zeroizing::new)
-            .map_err(|_| CryptoError("RSA decryption failed".into()))
+        out.map(Zeroizing::new).map_err(|_| CryptoError::Decryption)
     }
 }
 
@@ -601,17 +645,14 @@ pub fn aes256_cbc_decrypt_iv_first(
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
     if data.len() < 32 || !data.len().is_multiple_of(16) {
-        return Err(CryptoError(format!(
-            "encrypted data of {} bytes is not IV + whole blocks",
-            data.len()
-        )));
+        return Err(CryptoError::EncryptedDataLength(data.len()));
     }
     let (iv, ct) = data.split_at(16);
     let dec = cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv).map_err(err("AES key"))?;
     let mut buf = Zeroizing::new(ct.to_vec());
     let n = dec
         .decrypt_padded::<cbc::cipher::block_padding::Pkcs7>(&mut buf)
-        .map_err(|_| CryptoError("bad padding in encrypted data".into()))?
+        .map_err(|_| CryptoError::Padding)?
         .len();
     buf.truncate(n);
     Ok(buf)
@@ -633,8 +674,8 @@ mod tests {
             assert_eq!(back.public(), k.public());
             let sig = k.sign_sha256(b"msg", &mut rng).unwrap();
             assert_eq!(sig.len(), 2 * curve.coordinate_len());
-            assert_eq!(k.public().verify_sha256(b"msg", &sig), Ok(true));
-            assert_eq!(k.public().verify_sha256(b"other", &sig), Ok(false));
+            assert_eq!(k.public().verify_sha256(b"msg", &sig).ok(), Some(true));
+            assert_eq!(k.public().verify_sha256(b"other", &sig).ok(), Some(false));
             assert!(k.public().verify_sha256(b"msg", &sig[1..]).is_err());
         }
     }
@@ -663,7 +704,7 @@ mod tests {
         let spki = k.public().to_spki().unwrap();
         assert_eq!(PublicKey::from_spki(&spki), Some(k.public()));
         let sig = k.sign_sha256(b"m", &mut rng).unwrap();
-        assert_eq!(k.public().verify_sha256(b"m", &sig), Ok(true));
+        assert_eq!(k.public().verify_sha256(b"m", &sig).ok(), Some(true));
         assert!(PublicKey::from_spki(&[0x30, 0x00]).is_none());
     }
 
@@ -675,7 +716,7 @@ mod tests {
         let PrivateKey::Rsa(pair) = &k else { panic!() };
         let digest = sha256(b"data");
         for (hash, data) in [
-            (Some(crate::algorithm::Hash::Sha256), &digest[..]),
+            (Some(crate::crypto::algorithm::Hash::Sha256), &digest[..]),
             (None, &b"raw"[..]),
         ] {
             let sig = k.rsa_sign(hash, data, &mut rng).unwrap();

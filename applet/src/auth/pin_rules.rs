@@ -2,7 +2,7 @@
 //! spec-notes §5.1-5.3). Everything works on the raw bytes of the value.
 
 use crate::db::PinPolicy;
-use crate::provisioning::option;
+use crate::error::option;
 use apdu_spec::SksError;
 
 pub const FORMAT_NUMERIC: u8 = 0;

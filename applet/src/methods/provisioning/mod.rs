@@ -1,28 +1,24 @@
 //! The provisioning API (spec 2.2, 2.5, 7.4 methods [2]-[15] and [50]-[53]).
 //!
-//! Every step runs through [`SksApplet::provisioning_step`]: its changes are committed in one
-//! store transaction when it succeeds; when it fails, the whole session is torn down (spec 7.4
-//! createProvisioningSession remarks: "the session must be terminated and removed ... including
-//! all associated data"), which is also one transaction. Failures to find the session or key in
-//! the first place tear nothing down (spec-notes §4 conventions).
+//! Every step runs through [`SksApplet::provisioning_step`] (in [`crate::txn`]): committed in one
+//! store transaction when it succeeds, the whole session torn down when it fails. Failures to
+//! find the session or key in the first place tear nothing down (spec-notes §4 conventions).
 
 mod close;
 mod key;
 mod policy;
 mod post;
+pub(crate) mod security;
 mod session;
 
 pub(crate) use key::SUB_TYPE_PROPERTY_BAG;
 pub use session::MAX_OPEN_SESSIONS;
 
-use crate::applet::SksApplet;
 use crate::db::Session;
+use crate::error::option;
+use crate::state::SksApplet;
 use crate::store::Store;
 use apdu_spec::{ErrorCode, SksError};
-
-pub(crate) fn option(msg: impl Into<String>) -> SksError {
-    SksError::new(ErrorCode::Option, msg)
-}
 
 impl<S: Store> SksApplet<S> {
     /// The open session `handle`, or ERROR_NO_SESSION (no teardown).
@@ -56,21 +52,6 @@ impl<S: Store> SksApplet<S> {
         self.db
             .session_mut(handle)
             .ok_or_else(|| SksError::new(ErrorCode::Internal, "session vanished"))
-    }
-
-    /// Runs one step of provisioning session `session`: commit on success, teardown on failure.
-    pub(crate) fn provisioning_step<T>(
-        &mut self,
-        session: u32,
-        body: impl FnOnce(&mut Self) -> Result<T, SksError>,
-    ) -> Result<T, SksError> {
-        let result = body(self).and_then(|v| self.commit().map(|()| v));
-        if result.is_err() {
-            self.db.discard(&self.store);
-            self.db.remove_session_and_objects(session);
-            self.commit_or_log(format_args!("teardown of session {session}"));
-        }
-        result
     }
 
     /// Registers a new object id in the session's namespace (spec 7.4 createKeyEntry remarks:

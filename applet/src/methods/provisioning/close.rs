@@ -3,18 +3,16 @@
 //! transaction by `provisioning_step`. Any failure tears the session down and changes nothing
 //! else.
 
-use super::option;
-use crate::algorithm::{self, Class};
-use crate::applet::SksApplet;
+use crate::crypto::algorithm::{self, Class};
 use crate::crypto::{certificate_public_key, is_key_pair, PrivateKey, PublicKey};
 use crate::db::{Db, KeyEntry, PostOp};
+use crate::error::{option, Error};
+use crate::methods::provisioning::security::MacData;
 use crate::platform::CardRng;
-use crate::security::MacData;
+use crate::state::SksApplet;
 use crate::store::Store;
 use apdu_spec::algorithms::special::NONE;
-use apdu_spec::{
-    CloseProvisioningSessionArgs, CloseProvisioningSessionOutput, ErrorCode, SksError,
-};
+use apdu_spec::{CloseProvisioningSessionArgs, CloseProvisioningSessionOutput, SksError};
 
 impl<S: Store> SksApplet<S> {
     pub(crate) fn close_provisioning_session(
@@ -127,7 +125,7 @@ impl<S: Store> SksApplet<S> {
         let public = certificate_public_key(ee)
             .ok_or_else(|| option("Unsupported end-entity certificate"))?;
         let private = PrivateKey::from_pkcs8(&key.private_key)
-            .map_err(|e| SksError::new(ErrorCode::Internal, e.0))?;
+            .map_err(|e| SksError::from(Error::StoredKey(e)))?;
         if private.is_rsa() != public.is_rsa() {
             return Err(option(format!("RSA/EC mixup for key {}", key.id)));
         }
@@ -182,25 +180,6 @@ impl<S: Store> SksApplet<S> {
                 }
                 self.db.set_pin_errors(new.handle, inherited_errors);
                 self.db.insert_key(new);
-            }
-        }
-    }
-
-    /// Resets the PIN error counter of a key's PIN group, and the PUK counter with
-    /// `with_puk` (spec-notes §4.3 unlock, §5.4).
-    pub(crate) fn reset_pin_errors(&mut self, key: u32, with_puk: bool) {
-        let puk = self
-            .db
-            .key(key)
-            .and_then(|k| k.pin_policy)
-            .and_then(|p| self.db.pin(p))
-            .and_then(|p| p.puk);
-        for h in self.db.pin_group(key) {
-            self.db.set_pin_errors(h, 0);
-        }
-        if let (true, Some(puk)) = (with_puk, puk) {
-            if let Some(p) = self.db.puk_mut(puk) {
-                p.error_count = 0;
             }
         }
     }

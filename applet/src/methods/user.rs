@@ -4,13 +4,13 @@
 //! Every method follows the reference's observable order (spec-notes §4.25): key lookup,
 //! authorization, data size, algorithm checks, parameters, operation.
 
-use crate::algorithm::{self, AesMode, Class};
-use crate::applet::SksApplet;
+use crate::crypto::algorithm::{self, AesMode, Class};
+use crate::crypto::symmetric::{self, AesError};
 use crate::crypto::{PrivateKey, PublicKey};
-use crate::info::CRYPTO_DATA_SIZE;
-use crate::provisioning::option;
+use crate::error::{option, Error};
+use crate::methods::info::CRYPTO_DATA_SIZE;
+use crate::state::SksApplet;
 use crate::store::Store;
-use crate::symmetric::{self, AesError};
 use apdu_spec::algorithms::special::NONE;
 use apdu_spec::{
     AsymmetricKeyDecryptArgs, Blob, Bytes, CryptoResult, ErrorCode, KeyAgreementArgs,
@@ -49,10 +49,6 @@ impl Op {
 
 fn algorithm_error(msg: impl Into<String>) -> SksError {
     SksError::new(ErrorCode::Algorithm, msg)
-}
-
-fn crypto_error(e: impl core::fmt::Display) -> SksError {
-    SksError::new(ErrorCode::Crypto, e.to_string())
 }
 
 /// What a User API call may proceed with after the common checks.
@@ -176,7 +172,7 @@ impl<S: Store> SksApplet<S> {
             .ok_or_else(|| SksError::new(ErrorCode::NoKey, "Key not found"))?;
         let parsed = Arc::new(
             PrivateKey::from_pkcs8(&key.private_key)
-                .map_err(|e| SksError::new(ErrorCode::Internal, e.0))?,
+                .map_err(|e| SksError::from(Error::StoredKey(e)))?,
         );
         if self.key_cache.len() >= KEY_CACHE_SIZE {
             self.key_cache.pop_first();
@@ -206,7 +202,7 @@ impl<S: Store> SksApplet<S> {
             Class::RsaSign(hash) => key.rsa_sign(hash, &a.data, &mut self.rng),
             _ => key.ecdsa_sign_prehash(&a.data),
         }
-        .map_err(crypto_error)?;
+        .map_err(SksError::from)?;
         Ok(CryptoResult {
             result: Bytes(signature),
         })
@@ -223,7 +219,7 @@ impl<S: Store> SksApplet<S> {
         };
         let plain = key
             .rsa_decrypt(oaep, &a.data, &mut self.rng)
-            .map_err(crypto_error)?;
+            .map_err(SksError::from)?;
         Ok(CryptoResult {
             result: Bytes(plain.to_vec()),
         })
@@ -238,7 +234,7 @@ impl<S: Store> SksApplet<S> {
         let peer = PublicKey::from_spki(&a.public_key)
             .filter(|k| k.curve().is_some())
             .ok_or_else(|| option("Unsupported EC key algorithm for: \"publicKey\""))?;
-        let z = key.ecdh(&peer).map_err(crypto_error)?;
+        let z = key.ecdh(&peer).map_err(SksError::from)?;
         Ok(CryptoResult {
             result: Bytes(z.to_vec()),
         })

@@ -3,13 +3,13 @@
 //! §4.15-4.16). They are checked and queued here, and carried out by closeProvisioningSession.
 
 use super::key::no_key;
-use super::option;
 use super::session::verify_kmk_signature;
-use crate::applet::SksApplet;
+use crate::auth::pin_rules::GROUPING_SHARED;
 use crate::crypto::{hmac_sha256, PublicKey};
 use crate::db::PostOp;
-use crate::pin::GROUPING_SHARED;
-use crate::security::MacData;
+use crate::error::option;
+use crate::methods::provisioning::security::MacData;
+use crate::state::SksApplet;
 use crate::store::Store;
 use apdu_spec::{
     ErrorCode, Mac, PostCloneKeyProtectionArgs, PostDeleteKeyArgs, PostUnlockKeyArgs,

@@ -2,14 +2,14 @@
 //! setCertificatePath [12], importSymmetricKey [13], importPrivateKey [14], addExtension [15]
 //! (spec 7.4; spec-notes §4.9-4.14).
 
-use super::option;
-use crate::algorithm::{self, Class};
-use crate::applet::SksApplet;
+use crate::auth::pin_rules::{check_pin, grouping_rule};
+use crate::crypto::algorithm::{self, Class};
 use crate::crypto::{certificate_public_key, is_key_pair, sha256, PrivateKey};
 use crate::db::{Extension, KeyEntry, Secret};
-use crate::info::{CRYPTO_DATA_SIZE, EXTENSION_DATA_SIZE};
-use crate::pin::{check_pin, grouping_rule};
-use crate::security::MacData;
+use crate::error::option;
+use crate::methods::info::{CRYPTO_DATA_SIZE, EXTENSION_DATA_SIZE};
+use crate::methods::provisioning::security::MacData;
+use crate::state::SksApplet;
 use crate::store::{Kind, Store};
 use apdu_spec::algorithms::special::{KEY_1, NONE, SESSION_1};
 use apdu_spec::{
@@ -261,7 +261,7 @@ impl<S: Store> SksApplet<S> {
             private_key: private
                 .to_pkcs8()
                 .map(Secret::from)
-                .map_err(|e| SksError::new(ErrorCode::Crypto, e.0))?,
+                .map_err(SksError::from)?,
             generated_public_key: public_key.clone(),
             certificates: Vec::new(),
             symmetric_key: None,
@@ -307,7 +307,7 @@ impl<S: Store> SksApplet<S> {
                 if exponent < 3 || exponent.is_multiple_of(2) {
                     return Err(option(format!("Unsupported RSA exponent {exponent}")));
                 }
-                PrivateKey::generate_rsa(bits, exponent, rng).map_err(|e| option(e.0))
+                PrivateKey::generate_rsa(bits, exponent, rng).map_err(|e| option(e.to_string()))
             }
             _ => Err(option("Unsupported keyAlgorithm")),
         }
@@ -443,7 +443,7 @@ impl<S: Store> SksApplet<S> {
                 &a.encrypted_key,
                 &a.mac,
             )?;
-            let private = PrivateKey::from_pkcs8(&pkcs8).map_err(|e| option(e.0))?;
+            let private = PrivateKey::from_pkcs8(&pkcs8).map_err(|e| option(e.to_string()))?;
             let key = card
                 .db
                 .key(a.key_handle)
@@ -465,7 +465,7 @@ impl<S: Store> SksApplet<S> {
             key.private_key = private
                 .to_pkcs8()
                 .map(Secret::from)
-                .map_err(|e| SksError::new(ErrorCode::Crypto, e.0))?;
+                .map_err(SksError::from)?;
             key.key_backup |= KEY_BACKUP_IMPORTED;
             Ok(())
         })

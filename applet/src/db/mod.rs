@@ -6,7 +6,8 @@
 //! objects are re-read from the store (which still holds the previous state), so RAM and store
 //! never disagree and a failed call leaves the card as it was.
 
-use crate::store::{Kind, RecordKey, Store, StoreError, Write};
+use crate::error::{Error, RecordError};
+use crate::store::{Kind, RecordKey, Store, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -228,7 +229,7 @@ impl Db {
     );
 
     /// Loads every object from the store.
-    pub fn load<S: Store>(store: &S) -> Result<Self, String> {
+    pub fn load<S: Store>(store: &S) -> Result<Self, RecordError> {
         let mut db = Db::default();
         for key in store.keys() {
             db.reload(store, key)?;
@@ -237,35 +238,42 @@ impl Db {
     }
 
     /// Replaces the RAM copy of one record with the store's.
-    fn reload<S: Store>(&mut self, store: &S, key: RecordKey) -> Result<(), String> {
+    fn reload<S: Store>(&mut self, store: &S, key: RecordKey) -> Result<(), RecordError> {
         let bytes = store.get(key);
         let id = key.id;
-        match key.kind {
-            Kind::Session => put(&mut self.sessions, id, bytes)?,
-            Kind::Key => put(&mut self.keys, id, bytes)?,
-            Kind::PinPolicy => put(&mut self.pins, id, bytes)?,
-            Kind::PukPolicy => put(&mut self.puks, id, bytes)?,
-            Kind::Counters => {
-                self.counters = bytes.map(decode).transpose()?.unwrap_or_default();
-            }
-            Kind::PinErrors => put(&mut self.pin_errors, id, bytes)?,
-            Kind::SessionDeadline => put(&mut self.deadlines, id, bytes)?,
-            Kind::DeviceIdentity => {}
-        }
-        Ok(())
+        let decoded = match key.kind {
+            Kind::Session => put(&mut self.sessions, id, bytes),
+            Kind::Key => put(&mut self.keys, id, bytes),
+            Kind::PinPolicy => put(&mut self.pins, id, bytes),
+            Kind::PukPolicy => put(&mut self.puks, id, bytes),
+            Kind::Counters => bytes.map(decode).transpose().map(|c| {
+                self.counters = c.unwrap_or_default();
+            }),
+            Kind::PinErrors => put(&mut self.pin_errors, id, bytes),
+            Kind::SessionDeadline => put(&mut self.deadlines, id, bytes),
+            Kind::DeviceIdentity => Ok(()),
+        };
+        decoded.map_err(|source| RecordError {
+            key,
+            encoding: false,
+            source,
+        })
     }
 
     /// Writes every object changed since the last save in one transaction
     /// ([`Store::commit_reserving`]). On failure the changed objects are restored from the store
     /// and nothing has changed. Called by `SksApplet::commit` only (module `txn`).
-    pub fn save<S: Store>(&mut self, store: &mut S, reserve: usize) -> Result<(), StoreError> {
+    pub fn save<S: Store>(&mut self, store: &mut S, reserve: usize) -> Result<(), Error> {
         let dirty = std::mem::take(&mut self.dirty);
         if dirty.is_empty() {
             return Ok(());
         }
-        let writes: Result<Vec<Write>, StoreError> =
-            dirty.iter().map(|&k| self.write_for(k)).collect();
-        let result = writes.and_then(|writes| store.commit_reserving(writes, reserve));
+        let writes: Result<Vec<Write>, Error> = dirty
+            .iter()
+            .map(|&k| self.write_for(k).map_err(Error::from))
+            .collect();
+        let result =
+            writes.and_then(|writes| store.commit_reserving(writes, reserve).map_err(Error::from));
         if result.is_err() {
             for &k in &dirty {
                 // The store holds exactly what was loaded or saved before; re-reading it cannot
@@ -287,7 +295,7 @@ impl Db {
         }
     }
 
-    fn write_for(&self, key: RecordKey) -> Result<Write, StoreError> {
+    fn write_for(&self, key: RecordKey) -> Result<Write, RecordError> {
         let id = key.id;
         let bytes = match key.kind {
             Kind::Session => self.sessions.get(&id).map(encode),
@@ -299,7 +307,12 @@ impl Db {
             Kind::SessionDeadline => self.deadlines.get(&id).map(encode),
             Kind::DeviceIdentity => None,
         };
-        Ok(match bytes.transpose()? {
+        let bytes = bytes.transpose().map_err(|source| RecordError {
+            key,
+            encoding: true,
+            source,
+        })?;
+        Ok(match bytes {
             Some(b) => Write::Put(key, b.to_vec()),
             None => Write::Delete(key),
         })
@@ -423,8 +436,11 @@ impl Db {
             .filter(|k| {
                 k.handle == handle
                     || (k.pin_policy == Some(policy.handle)
-                        && crate::pin::grouping_rule(policy.grouping, k.app_usage, key.app_usage)
-                            == Some(true))
+                        && crate::auth::pin_rules::grouping_rule(
+                            policy.grouping,
+                            k.app_usage,
+                            key.app_usage,
+                        ) == Some(true))
             })
             .map(|k| k.handle)
             .collect()
@@ -489,21 +505,19 @@ impl Db {
     }
 }
 
-fn encode<T: Serialize>(v: &T) -> Result<Secret, StoreError> {
-    postcard::to_allocvec(v)
-        .map(Secret::new)
-        .map_err(|e| StoreError::Io(format!("cannot encode a record: {e}")))
+fn encode<T: Serialize>(v: &T) -> Result<Secret, postcard::Error> {
+    postcard::to_allocvec(v).map(Secret::new)
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    postcard::from_bytes(bytes).map_err(|e| format!("undecodable record: {e}"))
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, postcard::Error> {
+    postcard::from_bytes(bytes)
 }
 
 fn put<T: DeserializeOwned>(
     map: &mut BTreeMap<u32, T>,
     id: u32,
     bytes: Option<&[u8]>,
-) -> Result<(), String> {
+) -> Result<(), postcard::Error> {
     match bytes {
         Some(b) => {
             map.insert(id, decode(b)?);

@@ -1,12 +1,12 @@
 //! Session life cycle: createProvisioningSession [2], enumerateProvisioningSessions [4],
 //! abortProvisioningSession [5], updateKeyManagementKey [7].
 
-use super::option;
-use crate::algorithm::key_is_supported;
-use crate::applet::SksApplet;
+use crate::crypto::algorithm::key_is_supported;
 use crate::crypto::{hmac_sha256, PrivateKey, PublicKey};
 use crate::db::{Secret, Session};
-use crate::security::MacData;
+use crate::error::option;
+use crate::methods::provisioning::security::MacData;
+use crate::state::SksApplet;
 use crate::store::{Kind, Store};
 use apdu_spec::algorithms::special::SESSION_1;
 use apdu_spec::{
@@ -89,9 +89,7 @@ impl<S: Store> SksApplet<S> {
             .ok_or_else(|| option("serverEphemeralKey is not EC"))?;
         let ephemeral = PrivateKey::generate_ec(curve, &mut self.rng);
         let client_key = ephemeral.public().to_spki()?;
-        let z = ephemeral
-            .ecdh(&server_key)
-            .map_err(|e| SksError::new(ErrorCode::Crypto, e.0))?;
+        let z = ephemeral.ecdh(&server_key).map_err(SksError::from)?;
         let device_id: &[u8] = if a.privacy_enabled {
             b"Anonymous"
         } else {
@@ -124,7 +122,7 @@ impl<S: Store> SksApplet<S> {
                 self.device.attestation_key().clone(),
             ));
             key.sign_sha256(&att_data, &mut self.rng)
-                .map_err(|e| SksError::new(ErrorCode::Crypto, e.0))?
+                .map_err(SksError::from)?
         };
 
         let handle = self.db.next_handle(Kind::Session);

@@ -6,9 +6,12 @@
 //! Envelope rules are documented in `apdu-spec/README.md`; the constants live in
 //! `apdu_spec::envelope`.
 
-use crate::card::Card;
+pub mod card;
+
+pub use card::Card;
+
 use crate::secret::Secret;
-use apdu_spec::envelope::{self, sw};
+use apdu_spec::envelope::{self, Status};
 use iso7816::command::CommandView;
 
 /// An application behind the ISO layer (JavaCard's `Applet`).
@@ -19,7 +22,7 @@ pub trait Application {
     fn clear_transient(&mut self);
     /// One complete call: INS [`envelope::INS_SKS_CALL`], the parameters and the reassembled
     /// data. Returns the response data, or an ISO status word for envelope errors.
-    fn call(&mut self, p1: u8, p2: u8, data: &[u8]) -> Result<Vec<u8>, u16>;
+    fn call(&mut self, p1: u8, p2: u8, data: &[u8]) -> Result<Vec<u8>, Status>;
 }
 
 /// The Answer To Reset: T=1, with COMPACT-TLV historical bytes that announce the card
@@ -121,7 +124,7 @@ impl<A: Application> IsoCard<A> {
             if !continues {
                 self.chain = None;
                 if is_call {
-                    return Response::status(sw::LAST_COMMAND_EXPECTED);
+                    return Response::status(Status::LastCommandOfChainExpected);
                 }
             }
         }
@@ -135,13 +138,13 @@ impl<A: Application> IsoCard<A> {
             }
             (envelope::CLA_ISO, envelope::INS_SELECT | envelope::INS_GET_RESPONSE)
             | (envelope::CLA_PROPRIETARY, envelope::INS_GET_RESPONSE) => {
-                Response::status(sw::CHAINING_NOT_SUPPORTED)
+                Response::status(Status::CommandChainingNotSupported)
             }
             (envelope::CLA_PROPRIETARY, envelope::INS_SKS_CALL) => self.call(&cmd, chained),
             (envelope::CLA_ISO | envelope::CLA_PROPRIETARY, _) => {
-                Response::status(sw::INS_NOT_SUPPORTED)
+                Response::status(Status::InstructionNotSupportedOrInvalid)
             }
-            _ => Response::status(sw::CLA_NOT_SUPPORTED),
+            _ => Response::status(Status::ClassNotSupported),
         }
     }
 
@@ -150,10 +153,10 @@ impl<A: Application> IsoCard<A> {
     /// or no Le returns no data.
     fn select(&mut self, cmd: &CommandView<'_>) -> Response {
         if cmd.p1 != envelope::P1_SELECT_BY_NAME || !matches!(cmd.p2, 0x00 | 0x0C) {
-            return Response::status(sw::INCORRECT_P1P2);
+            return Response::status(Status::IncorrectP1OrP2Parameter);
         }
         if cmd.data() != self.app.aid() {
-            return Response::status(sw::FILE_NOT_FOUND);
+            return Response::status(Status::NotFound);
         }
         // (Re)selection starts the application afresh, like JavaCard's deselect/select.
         self.clear_volatile();
@@ -169,10 +172,10 @@ impl<A: Application> IsoCard<A> {
 
     fn get_response(&mut self, cmd: &CommandView<'_>) -> Response {
         if (cmd.p1, cmd.p2) != (0, 0) {
-            return Response::status(sw::INCORRECT_P1P2);
+            return Response::status(Status::IncorrectP1OrP2Parameter);
         }
         match self.pending.take() {
-            None => Response::status(sw::CONDITIONS_NOT_SATISFIED),
+            None => Response::status(Status::ConditionsOfUseNotSatisfied),
             Some(pending) => self.next_chunk(pending, cmd.expected()),
         }
     }
@@ -180,7 +183,7 @@ impl<A: Application> IsoCard<A> {
     fn call(&mut self, cmd: &CommandView<'_>, chained: bool) -> Response {
         if !self.selected {
             self.chain = None;
-            return Response::status(sw::CONDITIONS_NOT_SATISFIED);
+            return Response::status(Status::ConditionsOfUseNotSatisfied);
         }
         let chain = self.chain.get_or_insert_with(|| Chain {
             ins: cmd.instruction().into(),
@@ -190,14 +193,14 @@ impl<A: Application> IsoCard<A> {
         });
         if chain.data.len() + cmd.data().len() > envelope::MAX_CALL_DATA {
             self.chain = None;
-            return Response::status(sw::WRONG_LENGTH);
+            return Response::status(Status::WrongLength);
         }
         chain.data.extend_zeroizing(cmd.data());
         if chained {
             return Response::ok(Vec::new());
         }
         let Some(chain) = self.chain.take() else {
-            return Response::status(sw::UNKNOWN);
+            return Response::status(Status::UnspecifiedCheckingError);
         };
         match self.app.call(chain.p1, chain.p2, &chain.data) {
             Ok(data) => self.respond(data, cmd.expected()),
@@ -231,24 +234,27 @@ impl<A: Application> IsoCard<A> {
 }
 
 /// The status word for an APDU that `CommandView` refused.
-fn classify_parse_error(apdu: &[u8]) -> u16 {
+fn classify_parse_error(apdu: &[u8]) -> Status {
     match apdu.first() {
-        Some(&cla) if apdu.len() >= 4 && cla == 0xFF => sw::CLA_NOT_SUPPORTED,
-        _ => sw::WRONG_LENGTH,
+        Some(&cla) if apdu.len() >= 4 && cla == 0xFF => Status::ClassNotSupported,
+        _ => Status::WrongLength,
     }
 }
 
 struct Response {
     data: Vec<u8>,
-    sw: u16,
+    sw: Status,
 }
 
 impl Response {
     fn ok(data: Vec<u8>) -> Self {
-        Self { data, sw: sw::OK }
+        Self {
+            data,
+            sw: Status::Success,
+        }
     }
 
-    fn status(sw: u16) -> Self {
+    fn status(sw: Status) -> Self {
         Self {
             data: Vec::new(),
             sw,
@@ -256,9 +262,7 @@ impl Response {
     }
 
     fn into_apdu(self) -> Vec<u8> {
-        let mut out = self.data;
-        out.extend_from_slice(&self.sw.to_be_bytes());
-        out
+        envelope::response_apdu(self.data, self.sw)
     }
 }
 
@@ -287,6 +291,7 @@ impl<A: Application> Card for IsoCard<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use apdu_spec::envelope::sw;
     use apdu_spec::envelope::{call_apdus, extended_apdu, get_response_apdu, select_apdu};
 
     /// P1 1: echo; P1 2: a response of the u32 length given in the data; else 6A86.
@@ -301,14 +306,17 @@ mod tests {
         fn clear_transient(&mut self) {
             self.cleared += 1;
         }
-        fn call(&mut self, p1: u8, _p2: u8, data: &[u8]) -> Result<Vec<u8>, u16> {
+        fn call(&mut self, p1: u8, _p2: u8, data: &[u8]) -> Result<Vec<u8>, Status> {
             match p1 {
                 1 => Ok(data.to_vec()),
                 2 => {
-                    let n = u32::from_be_bytes(data.try_into().map_err(|_| sw::WRONG_DATA)?);
+                    let n = u32::from_be_bytes(
+                        data.try_into()
+                            .map_err(|_| Status::IncorrectDataParameter)?,
+                    );
                     Ok((0..n).map(|i| i as u8).collect())
                 }
-                _ => Err(sw::INCORRECT_P1P2),
+                _ => Err(Status::IncorrectP1OrP2Parameter),
             }
         }
     }
