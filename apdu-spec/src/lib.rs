@@ -11,6 +11,7 @@ pub mod log;
 pub mod method;
 pub mod methods;
 pub mod property_bag;
+pub mod script;
 pub mod types;
 pub mod values;
 

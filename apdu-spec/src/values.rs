@@ -664,3 +664,46 @@ mod tests {
         assert!("LOCATION_SIM".parse::<DeviceType>().is_err());
     }
 }
+
+impl Grouping {
+    /// Whether two keys of usages `a` and `b` under a PIN policy with this grouping must have
+    /// the same PIN (`Some(true)`), different PINs (`Some(false)`), or are unconstrained
+    /// (`None`) (spec 5.7, spec-notes §5.3).
+    pub fn ties(self, a: AppUsage, b: AppUsage) -> Option<bool> {
+        match self {
+            Self::None => None,
+            Self::Shared => Some(true),
+            Self::Unique => Some(a == b),
+            Self::SignaturePlusStandard => {
+                Some((a == AppUsage::Signature) == (b == AppUsage::Signature))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod grouping_tests {
+    use super::{AppUsage as U, Grouping as G};
+
+    #[test]
+    fn grouping_ties_usages_as_spec_5_7_says() {
+        assert_eq!(G::None.ties(U::Signature, U::Authentication), None);
+        assert_eq!(G::Shared.ties(U::Signature, U::Authentication), Some(true));
+        assert_eq!(
+            G::Unique.ties(U::Authentication, U::Authentication),
+            Some(true)
+        );
+        assert_eq!(
+            G::Unique.ties(U::Authentication, U::Encryption),
+            Some(false)
+        );
+        assert_eq!(
+            G::SignaturePlusStandard.ties(U::Authentication, U::Encryption),
+            Some(true)
+        );
+        assert_eq!(
+            G::SignaturePlusStandard.ties(U::Signature, U::Encryption),
+            Some(false)
+        );
+    }
+}

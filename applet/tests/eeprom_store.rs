@@ -2,10 +2,14 @@
 //! wrong-version images), the file image and its key file, format stability (golden image),
 //! and a small measurement (ignored by default; run with `--ignored --nocapture`).
 
+#[path = "support/golden_image.rs"]
+mod golden_image;
+
 use applet::store::{
     default_key_path, EepromStore, Geometry, Kind, MasterKey, Medium, RamMedium, RecordKey, Store,
     StoreError, Write,
 };
+use golden_image::{golden_dir, golden_records, GOLDEN_GEOMETRY};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +47,22 @@ fn corrupt_msg(r: Result<EepromStore<RamMedium>, StoreError>) -> String {
         Err(StoreError::Corrupt(m)) => m,
         Err(e) => panic!("expected Corrupt, got {e:?}"),
         Ok(_) => panic!("expected Corrupt, the image opened"),
+    }
+}
+
+/// How opening an image file must fail.
+#[derive(Debug, PartialEq)]
+enum Refused {
+    Io,
+    Corrupt,
+}
+
+/// The message of `EepromStore::open(image)` failing as `how`; panics on anything else.
+fn open_error(image: &Path, how: Refused) -> String {
+    match (EepromStore::open(image, SMALL), how) {
+        (Err(StoreError::Io(e)), Refused::Io) => e.to_string(),
+        (Err(StoreError::Corrupt(msg)), Refused::Corrupt) => msg,
+        (other, how) => panic!("expected {how:?}, got {other:?}"),
     }
 }
 
@@ -405,36 +425,23 @@ fn file_image_is_created_with_a_private_key_file_and_reopens() {
 
     // Missing key file: a clear error naming it.
     std::fs::rename(&key_file, dir.join("moved.key")).unwrap();
-    match EepromStore::open(&image, SMALL) {
-        Err(StoreError::Io(e)) => {
-            let msg = e.to_string();
-            assert!(
-                msg.contains("card.img.key") && msg.contains("not found"),
-                "{msg}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    let msg = open_error(&image, Refused::Io);
+    assert!(
+        msg.contains("card.img.key") && msg.contains("not found"),
+        "{msg}"
+    );
     // Not a key file.
     std::fs::write(&key_file, b"hello").unwrap();
-    match EepromStore::open(&image, SMALL) {
-        Err(StoreError::Corrupt(msg)) => {
-            assert!(msg.contains("not an SKS master key file"), "{msg}")
-        }
-        other => panic!("{other:?}"),
-    }
+    let msg = open_error(&image, Refused::Corrupt);
+    assert!(msg.contains("not an SKS master key file"), "{msg}");
     // Another card's key file.
     std::fs::remove_file(&key_file).unwrap();
     MasterKey::generate().unwrap().save_new(&key_file).unwrap();
-    match EepromStore::open(&image, SMALL) {
-        Err(StoreError::Corrupt(msg)) => {
-            assert!(
-                msg.contains("card.img") && msg.contains("belongs to card"),
-                "{msg}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    let msg = open_error(&image, Refused::Corrupt);
+    assert!(
+        msg.contains("card.img") && msg.contains("belongs to card"),
+        "{msg}"
+    );
     // A truncated image file.
     std::fs::rename(dir.join("moved.key"), &key_file).unwrap_or_else(|_| {
         std::fs::remove_file(&key_file).unwrap();
@@ -463,69 +470,13 @@ fn save_new_refuses_to_overwrite_a_key_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-// ---- format stability ----
-
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
-}
-
-const GOLDEN_GEOMETRY: Geometry = Geometry {
-    page_size: 256,
-    page_count: 32,
-};
-
-/// The records of the golden image (after the transactions below).
-fn golden_records() -> Vec<(RecordKey, Vec<u8>)> {
-    vec![
-        (
-            k(Kind::DeviceIdentity, 0),
-            (0..700u32).map(|i| (i % 251) as u8).collect(),
-        ),
-        (k(Kind::Session, 1), b"golden session".to_vec()),
-        (k(Kind::Key, 1), vec![0x4B; 300]),
-        (k(Kind::PinPolicy, 2), vec![]),
-        (k(Kind::Counters, 0), vec![0, 0, 0, 3]),
-    ]
-}
-
-fn write_golden() {
-    let dir = golden_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let key = MasterKey::new(*b"golden-card-0001", *b"golden master key, test only!!!!");
-    let m = RamMedium::new(GOLDEN_GEOMETRY.total_bytes() as usize);
-    let mut s = EepromStore::format(m.clone(), key.clone(), GOLDEN_GEOMETRY).unwrap();
-    let recs = golden_records();
-    s.commit(vec![
-        Write::Put(recs[0].0, recs[0].1.clone()),
-        Write::Put(recs[4].0, vec![0, 0, 0, 1]),
-        Write::Put(k(Kind::Session, 9), b"deleted later".to_vec()),
-    ])
-    .unwrap();
-    s.commit(vec![
-        Write::Put(recs[1].0, recs[1].1.clone()),
-        Write::Put(recs[2].0, recs[2].1.clone()),
-        Write::Delete(k(Kind::Session, 9)),
-    ])
-    .unwrap();
-    s.commit(vec![
-        Write::Put(recs[3].0, recs[3].1.clone()),
-        Write::Put(recs[4].0, recs[4].1.clone()),
-    ])
-    .unwrap();
-    std::fs::write(dir.join("eeprom_v1.img"), m.image()).unwrap();
-    let key_path = dir.join("eeprom_v1.key");
-    let _ = std::fs::remove_file(&key_path);
-    key.save_new(&key_path).unwrap();
-}
+// ---- format stability (the golden image: tests/support/golden_image.rs) ----
 
 #[test]
 fn golden_image_of_format_version_1_opens() {
-    if std::env::var_os("SKS_WRITE_GOLDEN").is_some_and(|v| v == "1") {
-        write_golden();
-    }
     let dir = golden_dir();
     let image = std::fs::read(dir.join("eeprom_v1.img"))
-        .expect("golden image (SKS_WRITE_GOLDEN=1 writes it)");
+        .expect("golden image (written by `cargo run -p applet --example write_golden_image`)");
     let key = MasterKey::load(&dir.join("eeprom_v1.key")).unwrap();
     assert_eq!(&image[..8], b"SKSEEPRM");
     assert_eq!(u16::from_be_bytes([image[8], image[9]]), 1);

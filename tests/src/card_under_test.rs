@@ -4,6 +4,7 @@ use std::ffi::{CStr, CString};
 use std::time::Duration;
 
 use applet::Card;
+use pcsc_bridge::{CallOptions, PcscTransport, Sks};
 use vsmartcard_adapter::{run_blocking, AdapterHandle, VpcdOptions};
 
 use crate::pcscd::{PrivatePcscd, SlotLease};
@@ -109,6 +110,21 @@ impl<'a> CardUnderTest<'a> {
     /// The exact PC/SC name of the card's reader.
     pub fn reader_name(&self) -> &CStr {
         self.pcsc().1
+    }
+
+    /// The Rust client (pcsc-bridge) connected to this card's reader, SELECT done, with the
+    /// default call options.
+    pub fn client(&self) -> Sks<PcscTransport> {
+        self.client_with(CallOptions::default())
+    }
+
+    /// [`CardUnderTest::client`] with `options` (chunk size, Le).
+    pub fn client_with(&self, options: CallOptions) -> Sks<PcscTransport> {
+        let reader = self.reader_name().to_string_lossy().into_owned();
+        let transport =
+            PcscTransport::connect_with_context(self.context(), Some(&reader), CARD_EVENT_TIMEOUT)
+                .unwrap_or_else(|e| panic!("connect pcsc-bridge to {reader:?}: {e}"));
+        Sks::with_options(transport, options)
     }
 
     /// Waits (SCardGetStatusChange) until pcscd reports the card present; panics after

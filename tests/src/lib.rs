@@ -34,13 +34,16 @@
 //! shows every APDU the adapter carries.
 
 mod card_under_test;
+mod enumerate;
 mod pcscd;
 pub mod test_cards;
 
 use std::ffi::CStr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use card_under_test::CardUnderTest;
+pub use enumerate::{all_keys, session_handles, sessions};
 pub use pcscd::{PrivatePcscd, VPCD_DRIVER};
 
 /// Receive buffer size that holds any response vpcd can carry (65,535 bytes) plus slack.
@@ -60,6 +63,49 @@ pub fn in_process_bio_card() -> InProcessCard {
     in_process_card(applet::CardOptions {
         simulate_biometric: true,
     })
+}
+
+/// The OTP-style property bag several tests provision: `Counter` = `counter` (writable),
+/// `Digits` = 8 (read-only) and, when given, `extra` = (name, value), writable.
+pub fn otp_bag(counter: &str, extra: Option<(&str, &str)>) -> Vec<sks_issuer::Property> {
+    let mut bag = vec![
+        sks_issuer::Property::new("Counter", counter, true),
+        sks_issuer::Property::new("Digits", "8", false),
+    ];
+    bag.extend(extra.map(|(name, value)| sks_issuer::Property::new(name, value, true)));
+    bag
+}
+
+/// A temporary directory, removed with its contents on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new, empty directory `sks-TAG-PID-NANOS` under the system's temporary directory.
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("sks-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("create temp dir {}: {e}", dir.display()));
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// `name` inside the directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Logs to the test output (captured per test) at the level RUST_LOG sets; idempotent.

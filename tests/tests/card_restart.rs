@@ -5,84 +5,25 @@
 //! * an open provisioning session survives and is listed by enumerateProvisioningSessions
 //!   (provisioningState = true), and can still be closed by its issuer.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use apdu_spec::{DeviceInfo, EnumerateProvisioningSessionsArgs, ProvisioningSessionInfo};
-use conformance_tests::CardUnderTest;
-use pcsc_bridge::{PcscTransport, Sks};
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "sks-card-restart-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use apdu_spec::DeviceInfo;
+use conformance_tests::{CardUnderTest, TempDir};
 
 fn open(path: &Path) -> Box<dyn applet::Card + Send> {
     applet::open_card(Some(path))
         .unwrap_or_else(|e| panic!("open the card on {}: {e:?}", path.display()))
 }
 
-fn client(cut: &CardUnderTest<'_>) -> Sks<PcscTransport> {
-    let reader = cut.reader_name().to_string_lossy().into_owned();
-    let transport =
-        PcscTransport::connect_with_context(cut.context(), Some(&reader), Duration::from_secs(10))
-            .unwrap_or_else(|e| panic!("connect pcsc-bridge to {reader:?}: {e}"));
-    Sks::new(transport)
-}
-
 fn device_info(cut: &CardUnderTest<'_>) -> DeviceInfo {
-    client(cut)
+    cut.client()
         .get_device_info()
         .expect("getDeviceInfo over PC/SC")
 }
 
-fn open_sessions(sks: &mut Sks<PcscTransport>) -> Vec<(u32, ProvisioningSessionInfo)> {
-    let mut out = Vec::new();
-    let mut handle = 0;
-    loop {
-        let next = sks
-            .enumerate_provisioning_sessions(&EnumerateProvisioningSessionsArgs {
-                provisioning_handle: handle,
-                provisioning_state: true,
-            })
-            .expect("enumerateProvisioningSessions");
-        match next.session {
-            None => return out,
-            Some((h, info)) => {
-                handle = h.get();
-                out.push((handle, info));
-                assert!(out.len() < 1000, "runaway enumeration");
-            }
-        }
-    }
-}
-
 #[test]
 fn device_certificate_survives_restart() {
-    let dir = TempDir::new("identity");
+    let dir = TempDir::new("card-restart-identity");
     let path = dir.file("card.img");
     let mut cut = CardUnderTest::start(open(&path));
     let first = device_info(&cut);
@@ -118,13 +59,13 @@ fn device_certificate_survives_restart() {
 
 #[test]
 fn open_provisioning_session_survives_restart() {
-    let dir = TempDir::new("session");
+    let dir = TempDir::new("card-restart-session");
     let path = dir.file("card.img");
     let mut cut = CardUnderTest::start(open(&path));
     let issuer = sks_issuer::Issuer::new().expect("issuer");
 
     let state = {
-        let mut sks = client(&cut);
+        let mut sks = cut.client();
         let mut s = issuer
             .session(&mut sks)
             .server_session_id("restart.session.1")
@@ -132,7 +73,7 @@ fn open_provisioning_session_survives_restart() {
             .expect("createProvisioningSession over PC/SC");
         s.key("Key.1").create().expect("createKeyEntry");
         let state = s.into_state();
-        let listed = open_sessions(&mut sks);
+        let listed = conformance_tests::sessions(&mut sks, true);
         assert!(
             listed.iter().any(|(h, _)| *h == state.provisioning_handle),
             "the open session is not listed before the restart: {listed:?}"
@@ -142,8 +83,8 @@ fn open_provisioning_session_survives_restart() {
 
     cut.restart(|| open(&path));
 
-    let mut sks = client(&cut);
-    let listed = open_sessions(&mut sks);
+    let mut sks = cut.client();
+    let listed = conformance_tests::sessions(&mut sks, true);
     let (_, info) = listed
         .iter()
         .find(|(h, _)| *h == state.provisioning_handle)
@@ -175,7 +116,7 @@ fn open_provisioning_session_survives_restart() {
     assert_eq!(closed.keys.len(), 1);
     drop(s);
     assert!(
-        open_sessions(&mut sks).is_empty(),
+        conformance_tests::sessions(&mut sks, true).is_empty(),
         "no open session may remain after the close"
     );
 }

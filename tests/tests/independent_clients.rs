@@ -11,11 +11,9 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use apdu_spec::DeviceInfo;
 use conformance_tests::{CardUnderTest, PrivatePcscd};
-use pcsc_bridge::{PcscTransport, Sks};
 use serde_json::Value;
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -40,16 +38,8 @@ fn run_on_pcscd(cmd: &mut Command) -> (bool, String, String) {
     )
 }
 
-fn rust_client(cut: &CardUnderTest<'_>) -> Sks<PcscTransport> {
-    let reader = cut.reader_name().to_string_lossy().into_owned();
-    let transport =
-        PcscTransport::connect_with_context(cut.context(), Some(&reader), Duration::from_secs(10))
-            .unwrap_or_else(|e| panic!("connect pcsc-bridge to {reader:?}: {e}"));
-    Sks::new(transport)
-}
-
 fn rust_device_info(cut: &CardUnderTest<'_>) -> DeviceInfo {
-    rust_client(cut)
+    cut.client()
         .get_device_info()
         .expect("getDeviceInfo through pcsc-bridge")
 }
@@ -171,13 +161,7 @@ fn opensc_tool_selects_the_applet() {
         .unwrap_or_else(|| panic!("reader {reader:?} not in opensc-tool -l:\n{listing}"));
 
     // SELECT with Le = 00 (the form in the brief): 90 00 with the FCI 6F 08 84 06 AID.
-    let (ok, stdout, stderr) = run_on_pcscd(Command::new("opensc-tool").args([
-        "-r",
-        &index,
-        "-s",
-        "00A4040006F0534B53010000",
-    ]));
-    let all = format!("{stdout}\n{stderr}");
+    let (ok, _, all) = opensc_send(&index, &["00A4040006F0534B53010000"]);
     assert!(ok, "opensc-tool -s failed:\n{all}");
     let upper = all.to_uppercase();
     assert!(
@@ -190,13 +174,7 @@ fn opensc_tool_selects_the_applet() {
     );
 
     // SELECT without Le: 90 00, no data.
-    let (ok, stdout, stderr) = run_on_pcscd(Command::new("opensc-tool").args([
-        "-r",
-        &index,
-        "-s",
-        "00A4040006F0534B530100",
-    ]));
-    let all = format!("{stdout}\n{stderr}");
+    let (ok, _, all) = opensc_send(&index, &["00A4040006F0534B530100"]);
     assert!(ok, "opensc-tool -s failed:\n{all}");
     assert!(
         all.to_uppercase().contains("SW1=0X90, SW2=0X00"),
@@ -204,13 +182,7 @@ fn opensc_tool_selects_the_applet() {
     );
 
     // SELECT of another AID through opensc-tool: 6A 82 (the check can fail).
-    let (_, stdout, stderr) = run_on_pcscd(Command::new("opensc-tool").args([
-        "-r",
-        &index,
-        "-s",
-        "00A4040006F0534B530200",
-    ]));
-    let all = format!("{stdout}\n{stderr}");
+    let (_, _, all) = opensc_send(&index, &["00A4040006F0534B530200"]);
     assert!(
         all.to_uppercase().contains("SW1=0X6A, SW2=0X82"),
         "SELECT of another AID through opensc-tool:\n{all}"
@@ -221,19 +193,11 @@ fn opensc_tool_selects_the_applet() {
     // bytes must equal the response the Rust client reads. (opensc-tool refuses extended
     // APDUs such as `80 52 01 00 00 00 00` with "APDU transmit failed: Invalid arguments":
     // OpenSC does not know that this unknown card supports extended length.)
-    let (ok, stdout, stderr) = run_on_pcscd(Command::new("opensc-tool").args([
-        "-r",
-        &index,
-        "-s",
-        "00A4040006F0534B530100",
-        "-s",
-        "8052010000",
-    ]));
-    let all = format!("{stdout}\n{stderr}");
+    let (ok, stdout, all) = opensc_send(&index, &["00A4040006F0534B530100", "8052010000"]);
     assert!(ok, "opensc-tool getDeviceInfo failed:\n{all}");
     let dumped = opensc_received_data(&stdout, 1)
         .unwrap_or_else(|| panic!("no data in the second answer:\n{all}"));
-    let mut sks = rust_client(&cut);
+    let mut sks = cut.client();
     let raw = sks
         .call_raw(0x01, &[])
         .expect("getDeviceInfo through pcsc-bridge");
@@ -242,6 +206,18 @@ fn opensc_tool_selects_the_applet() {
         hex::encode(&raw),
         "getDeviceInfo bytes through opensc-tool differ from pcsc-bridge's"
     );
+}
+
+/// `opensc-tool -r INDEX -s APDU...` (one connection): success, stdout, stdout + stderr.
+fn opensc_send(index: &str, apdus: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new("opensc-tool");
+    cmd.args(["-r", index]);
+    for apdu in apdus {
+        cmd.args(["-s", apdu]);
+    }
+    let (ok, stdout, stderr) = run_on_pcscd(&mut cmd);
+    let all = format!("{stdout}\n{stderr}");
+    (ok, stdout, all)
 }
 
 /// The data of the `n`-th (0-based) "Received (...)" block of opensc-tool's output: hex dump

@@ -7,6 +7,7 @@
 mod user;
 
 use apdu_spec::{Blob, ErrorCode, SetPropertyArgs, UpdateFirmwareArgs};
+use conformance_tests::otp_bag;
 use serde_json::json;
 use sks_issuer::{PinPolicy, Property};
 use user::*;
@@ -152,16 +153,8 @@ fn key_attributes_and_extensions_round_trip() {
         s.extension(&k, "urn:ext:plain", b"plain data").unwrap();
         s.encrypted_extension(&k, "urn:ext:secret", b"the secret plaintext")
             .unwrap();
-        s.property_bag(
-            &k,
-            "urn:ext:bag",
-            &[
-                Property::new("Counter", "0", true),
-                Property::new("Digits", "8", false),
-                Property::new("Label", "", true),
-            ],
-        )
-        .unwrap();
+        s.property_bag(&k, "urn:ext:bag", &otp_bag("0", Some(("Label", ""))))
+            .unwrap();
         s.logotype(&k, "urn:ext:logo", "image/png", &logo).unwrap();
         sym_key(s, "Sym", &[1; 24], &[], |k| {
             k.app_usage = AppUsage::Authentication.into()
@@ -236,11 +229,7 @@ fn key_attributes_and_extensions_round_trip() {
         e.extension_data.0
     };
     let expected = |counter: &str, label: &str| {
-        sks_issuer::macdata::property_bag(&[
-            Property::new("Counter", counter, true),
-            Property::new("Digits", "8", false),
-            Property::new("Label", label, true),
-        ])
+        sks_issuer::macdata::property_bag(&otp_bag(counter, Some(("Label", label))))
     };
     assert_eq!(bag(&mut sks), expected("0", ""));
     expect_err(
@@ -494,9 +483,7 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
 
 #[test]
 fn export_protection_rules() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s
             .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
             .unwrap();
@@ -576,9 +563,7 @@ fn export_protection_rules() {
 
 #[test]
 fn delete_protection_rules() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s
             .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
             .unwrap();

@@ -7,10 +7,8 @@
 mod user;
 
 use conformance_tests::{CardUnderTest, PrivatePcscd};
-use pcsc_bridge::{PcscTransport, Sks};
 use sks_issuer::PinPolicy;
 use std::sync::Mutex;
-use std::time::Duration;
 use user::*;
 
 static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -34,11 +32,7 @@ fn the_most_verbose_log_carries_no_secret() {
     log::set_max_level(log::LevelFilter::Trace);
     PrivatePcscd::shared();
     let cut = CardUnderTest::start(applet::open_card(None).expect("open card"));
-    let reader = cut.reader_name().to_string_lossy().into_owned();
-    let transport =
-        PcscTransport::connect_with_context(cut.context(), Some(&reader), Duration::from_secs(10))
-            .expect("connect over PC/SC");
-    let mut sks = Sks::new(transport);
+    let mut sks = cut.client();
 
     let (puk, pin, new_pin, set_pin_value) = (b"83746591", b"73915846", b"26481357", b"19283746");
     let hmac_secret = b"hmac+aes-secret-key-32-bytes-ok!";

@@ -24,9 +24,7 @@ fn use_key(sks: &mut Card, k: &sks_issuer::Key, pin: &[u8]) -> CallResult<()> {
 
 #[test]
 fn wrong_pin_down_to_lock_then_puk_unlock() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s
             .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
             .unwrap();
@@ -98,9 +96,7 @@ fn wrong_pin_down_to_lock_then_puk_unlock() {
 
 #[test]
 fn puk_lock() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s
             .puk("PUK", b"ABCD12", PinFormat::Alphanumeric.into(), 2)
             .unwrap();
@@ -204,9 +200,7 @@ fn puk_without_retry_limit_never_blocks_and_delays_every_check() {
 
 #[test]
 fn unlock_requires_a_puk() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
         key(s, "PinOnly", alg::EC_P256, &[], with_pin("PIN", b"1234"));
         key(s, "NoPin", alg::EC_P256, &[], |_| {});
@@ -239,9 +233,7 @@ fn unlock_requires_a_puk() {
 
 #[test]
 fn change_pin_and_policy_violations() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s
             .puk("PUK", b"123456", PinFormat::Numeric.into(), 5)
             .unwrap();
@@ -387,9 +379,7 @@ fn change_pin_and_policy_violations() {
 
 #[test]
 fn set_pin_unblocks_and_checks_policy() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s
             .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
             .unwrap();
@@ -440,9 +430,7 @@ fn set_pin_unblocks_and_checks_policy() {
 
 #[test]
 fn shared_pin_group_counts_locks_unlocks_and_changes_together() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s
             .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
             .unwrap();
@@ -522,9 +510,7 @@ fn shared_pin_group_counts_locks_unlocks_and_changes_together() {
 
 #[test]
 fn signature_standard_and_unique_grouping() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s
             .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
             .unwrap();
@@ -632,9 +618,7 @@ fn grouping_comparisons_are_counted_pin_attempts() {
     // group's PIN. Each such comparison is a counted attempt on that group's PIN (retryLimit 3
     // here), so the oracle loop of someone who knows only the everyday PIN locks the signature
     // PIN after three guesses instead of finding it in 10^4 calls; setPin (PUK holder) likewise.
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s
             .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
             .unwrap();
@@ -717,9 +701,7 @@ fn grouping_comparisons_are_counted_pin_attempts() {
 
 #[test]
 fn no_grouping_keeps_keys_independent() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let puk = s
             .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
             .unwrap();

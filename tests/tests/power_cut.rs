@@ -93,17 +93,7 @@ fn sign_args(key: u32, pin: &[u8]) -> SignHashedDataArgs {
 }
 
 /// Runs the workload until it ends or the first failure (the power cut), recording what the
-/// card acknowledged. Returns whether it ran to the end.
-fn workload<T: Transport>(
-    sks: &mut Sks<T>,
-    issuer: &Issuer,
-    kmk: &Kmk,
-    clock: &ManualClock,
-    ack: &mut Acknowledged,
-) -> bool {
-    run(sks, issuer, kmk, clock, ack).is_ok()
-}
-
+/// card acknowledged.
 fn run<T: Transport>(
     sks: &mut Sks<T>,
     issuer: &Issuer,
@@ -408,7 +398,7 @@ fn run_with_cut(
     let clock = ManualClock::at(START);
     let mut sks = card_at(store, clock.clone());
     let mut ack = Acknowledged::default();
-    let finished = workload(&mut sks, issuer, kmk, &clock, &mut ack);
+    let finished = run(&mut sks, issuer, kmk, &clock, &mut ack).is_ok();
     (ack, finished, handle, keep)
 }
 

@@ -10,7 +10,8 @@ use apdu_spec::{
     AbortProvisioningSessionArgs, Blob, Bytes, GetExtensionArgs, PerformHmacArgs, SetPropertyArgs,
     Uri,
 };
-use sks_issuer::{alg, Curve, ErrorCode, Kmk, PinPolicy, Property};
+use conformance_tests::otp_bag;
+use sks_issuer::{alg, Curve, ErrorCode, Kmk, PinPolicy};
 use support::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -851,16 +852,8 @@ fn add_extension_of_every_sub_type() {
     s.extension(&k, "urn:ext:big", &big).unwrap();
     s.encrypted_extension(&k, "urn:ext:secret", b"top secret")
         .unwrap();
-    s.property_bag(
-        &k,
-        "urn:ext:bag",
-        &[
-            Property::new("Counter", "0", true),
-            Property::new("Digits", "8", false),
-            Property::new("Empty", "", true),
-        ],
-    )
-    .unwrap();
+    s.property_bag(&k, "urn:ext:bag", &otp_bag("0", Some(("Empty", ""))))
+        .unwrap();
     s.logotype(&k, "urn:ext:logo", "image/png", b"\x89PNG\r\n")
         .unwrap();
     s.close().unwrap();
@@ -894,13 +887,7 @@ fn add_extension_of_every_sub_type() {
     assert_eq!(e.extension_data.0, b"top secret", "stored decrypted");
     let e = get("urn:ext:bag");
     assert_eq!(e.sub_type, 2);
-    let bag = |c: &str| {
-        sks_issuer::macdata::property_bag(&[
-            Property::new("Counter", c, true),
-            Property::new("Digits", "8", false),
-            Property::new("Empty", "", true),
-        ])
-    };
+    let bag = |c: &str| sks_issuer::macdata::property_bag(&otp_bag(c, Some(("Empty", ""))));
     assert_eq!(e.extension_data.0, bag("0"));
     let e = get("urn:ext:logo");
     assert_eq!((e.sub_type, e.qualifier.as_str()), (3, "image/png"));

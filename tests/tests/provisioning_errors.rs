@@ -157,15 +157,8 @@ fn wrong_mac_import_symmetric_key() {
         let k = s.certify(&k).unwrap();
         let mut a = s.state_mut().import_symmetric_args(&k, &[1; 16])?;
         a.mac.0[5] ^= 1;
-        s.sks().import_symmetric_key(&a).map_err(card_err)
+        s.sks().import_symmetric_key(&a).map_err(raw_err)
     });
-}
-
-fn card_err(e: pcsc_bridge::Error) -> sks_issuer::Error {
-    sks_issuer::Error::Card {
-        method: "raw",
-        source: e,
-    }
 }
 
 #[test]
@@ -180,7 +173,7 @@ fn wrong_mac_import_private_key() {
         let k = s.set_certificate_path(&k, vec![cert]).unwrap();
         let mut a = s.state_mut().import_private_args(&k, &pkcs8)?;
         a.mac.0[5] ^= 1;
-        s.sks().import_private_key(&a).map_err(card_err)
+        s.sks().import_private_key(&a).map_err(raw_err)
     });
 }
 
@@ -191,7 +184,7 @@ fn wrong_mac_add_extension() {
         let k = s.certify(&k).unwrap();
         let mut a = s.state_mut().extension_args(&k, "urn:x", 0, "", b"data")?;
         a.mac.0[5] ^= 1;
-        s.sks().add_extension(&a).map_err(card_err)
+        s.sks().add_extension(&a).map_err(raw_err)
     });
 }
 
@@ -231,12 +224,12 @@ fn post_op_wrong_mac(which: &'static str) {
                 "delete" => {
                     let mut a = s.state_mut().post_delete_args(target, &auth);
                     flip(&mut a.mac);
-                    s.sks().post_delete_key(&a).map_err(card_err)
+                    s.sks().post_delete_key(&a).map_err(raw_err)
                 }
                 "unlock" => {
                     let mut a = s.state_mut().post_unlock_args(target, &auth);
                     flip(&mut a.mac);
-                    s.sks().post_unlock_key(&a).map_err(card_err)
+                    s.sks().post_unlock_key(&a).map_err(raw_err)
                 }
                 _ => {
                     let n = s.key("New").create().unwrap();
@@ -244,11 +237,11 @@ fn post_op_wrong_mac(which: &'static str) {
                     if which == "update" {
                         let mut a = s.state_mut().post_update_args(&n, target, &auth)?;
                         flip(&mut a.mac);
-                        s.sks().post_update_key(&a).map_err(card_err)
+                        s.sks().post_update_key(&a).map_err(raw_err)
                     } else {
                         let mut a = s.state_mut().post_clone_args(&n, target, &auth)?;
                         flip(&mut a.mac);
-                        s.sks().post_clone_key_protection(&a).map_err(card_err)
+                        s.sks().post_clone_key_protection(&a).map_err(raw_err)
                     }
                 }
             }
@@ -1257,7 +1250,7 @@ fn import_symmetric_before_certificate() {
                 encrypted_key: Bytes(ct),
                 mac: Mac([0; 32]),
             };
-            s.sks().import_symmetric_key(&a).map_err(card_err)
+            s.sks().import_symmetric_key(&a).map_err(raw_err)
         },
     );
 }
@@ -1313,7 +1306,7 @@ fn import_symmetric_bad_padding_is_error_crypto() {
                 encrypted_key: Bytes(ct),
                 mac: Mac(m),
             };
-            s.sks().import_symmetric_key(&a).map_err(card_err)
+            s.sks().import_symmetric_key(&a).map_err(raw_err)
         },
     );
 }
@@ -1454,7 +1447,7 @@ fn add_extension_before_certificate() {
             extension_data: apdu_spec::Blob(b"x".to_vec()),
             mac: Mac([0; 32]),
         };
-        s.sks().add_extension(&a).map_err(card_err)
+        s.sks().add_extension(&a).map_err(raw_err)
     });
 }
 

@@ -547,16 +547,9 @@ fn post_op_authorization_over_the_wrong_reference() {
             let a = s
                 .state_mut()
                 .post_delete_args(t.key("T.plain").unwrap(), &auth);
-            s.sks().post_delete_key(&a).map_err(raw)
+            s.sks().post_delete_key(&a).map_err(raw_err)
         },
     );
-}
-
-fn raw(e: pcsc_bridge::Error) -> sks_issuer::Error {
-    sks_issuer::Error::Card {
-        method: "raw",
-        source: e,
-    }
 }
 
 #[test]
@@ -576,7 +569,7 @@ fn post_op_der_ecdsa_authorization_is_error_crypto() {
             s.state_mut().keys.count_uses(1);
             let der = kmk.sign_der(&Kmk::target_key_reference_data(&r)).unwrap();
             let a = s.state_mut().post_delete_args(target, &der);
-            s.sks().post_delete_key(&a).map_err(raw)
+            s.sks().post_delete_key(&a).map_err(raw_err)
         },
     );
 }
@@ -719,7 +712,7 @@ fn post_op_rules() {
                 authorization: Bytes(auth),
                 mac: apdu_spec::Mac([0; 32]),
             };
-            s.sks().post_update_key(&a).map_err(raw)
+            s.sks().post_update_key(&a).map_err(raw_err)
         },
     );
 }

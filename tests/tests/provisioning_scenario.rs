@@ -8,10 +8,10 @@
 mod support;
 
 use apdu_spec::{GetExtensionArgs, Uri};
+use conformance_tests::otp_bag;
 use conformance_tests::CardUnderTest;
-use pcsc_bridge::{PcscTransport, Sks, Transport};
-use sks_issuer::{alg, ErrorCode, Kmk, PinPolicy, Property};
-use std::time::Duration;
+use pcsc_bridge::{Sks, Transport};
+use sks_issuer::{alg, ErrorCode, Kmk, PinPolicy};
 use support::*;
 
 fn scenario<T: Transport>(sks: &mut Sks<T>) {
@@ -51,15 +51,8 @@ fn scenario<T: Transport>(sks: &mut Sks<T>) {
     let ec = s.certify(&ec).unwrap();
     s.extension(&ec, "urn:scenario:ext", b"extension data")
         .unwrap();
-    s.property_bag(
-        &ec,
-        "urn:scenario:bag",
-        &[
-            Property::new("Counter", "0", true),
-            Property::new("Digits", "8", false),
-        ],
-    )
-    .unwrap();
+    s.property_bag(&ec, "urn:scenario:bag", &otp_bag("0", None))
+        .unwrap();
     let first = s.close().unwrap();
     let h1 = first.provisioning_handle;
 
@@ -133,14 +126,6 @@ fn scenario_in_process() {
 fn scenario_over_pcsc() {
     conformance_tests::init_logging();
     let cut = CardUnderTest::start(applet::open_card(None).expect("open card"));
-    let reader = cut
-        .reader_name()
-        .to_str()
-        .expect("reader name is UTF-8")
-        .to_owned();
-    let transport =
-        PcscTransport::connect_with_context(cut.context(), Some(&reader), Duration::from_secs(10))
-            .expect("connect to the card over PC/SC");
-    let mut sks = Sks::new(transport);
+    let mut sks = cut.client();
     scenario(&mut sks);
 }

@@ -3,14 +3,21 @@
 
 use std::time::{Duration, Instant};
 
-use conformance_tests::test_cards::{EchoCard, TEST_ATR};
+use std::sync::Arc;
+
+use conformance_tests::test_cards::{CardEvents, EchoCard, TEST_ATR};
 use conformance_tests::{init_logging, transmit, CardUnderTest};
+
+/// An echo card in a reader of the private pcscd, and its event counters.
+fn echo_card() -> (CardUnderTest<'static>, Arc<CardEvents>) {
+    init_logging();
+    let (card, events) = EchoCard::new();
+    (CardUnderTest::start(Box::new(card)), events)
+}
 
 #[test]
 fn echo_card_answers_through_pcscd() {
-    init_logging();
-    let (card, events) = EchoCard::new();
-    let cut = CardUnderTest::start(Box::new(card));
+    let (cut, events) = echo_card();
 
     let pcsc_card = cut.connect();
     let (_names, atr) = {
@@ -42,9 +49,7 @@ fn echo_card_answers_through_pcscd() {
 
 #[test]
 fn card_comes_back_after_the_connection_drops() {
-    init_logging();
-    let (card, events) = EchoCard::new();
-    let mut cut = CardUnderTest::start(Box::new(card));
+    let (mut cut, events) = echo_card();
     let apdu = [0x80, 0x01, 0x00, 0x00];
     {
         let c = cut.connect();
@@ -75,9 +80,7 @@ fn card_comes_back_after_the_connection_drops() {
 /// TCP_QUICKACK work; ~40 ms means the Nagle/delayed-ACK trap is back.
 #[test]
 fn tiny_apdu_round_trip() {
-    init_logging();
-    let (card, _events) = EchoCard::new();
-    let cut = CardUnderTest::start(Box::new(card));
+    let (cut, _events) = echo_card();
     let c = cut.connect();
     let apdu = [0x00, 0x00, 0x00, 0x00];
     let mut buffer = [0u8; 64];

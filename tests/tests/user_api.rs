@@ -63,9 +63,7 @@ fn hash_len(algorithm: &str) -> usize {
 
 #[test]
 fn ecdsa_signatures_on_all_curves_verify_independently() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         key(s, "P256", alg::EC_P256, &ECDSA_ALL, |_| {});
         key(s, "P384", alg::EC_P384, &ECDSA_ALL, |_| {});
         key(s, "P521", alg::EC_P521, &ECDSA_ALL, |_| {});
@@ -167,9 +165,7 @@ fn rsa_signatures_verify_independently() {
 
 #[test]
 fn sign_rejects_wrong_data_length() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         key(s, "EC", alg::EC_P256, &[], |_| {});
         key(s, "RSA", alg::RSA1024, &[], |_| {});
     });
@@ -219,9 +215,7 @@ fn sign_rejects_wrong_data_length() {
 
 #[test]
 fn sign_rejects_wrong_algorithms_and_parameters() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         key(s, "EC", alg::EC_P256, &[alg::ECDSA_SHA256], |_| {});
         key(s, "RSA", alg::RSA1024, &[alg::RSA_SHA256], |_| {});
         key(s, "ECopen", alg::EC_P256, &[], |_| {});
@@ -457,9 +451,7 @@ fn pkcs1_v15_bad_padding_is_implicitly_rejected() {
     // card's RSA (RustCrypto rsa 0.10) uses implicit rejection: a ciphertext with bad type-2
     // padding decrypts to a deterministic pseudo-random message derived from the key and the
     // ciphertext, never to an error (draft-irtf-cfrg-rsa-guidance, "implicit rejection").
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         key(s, "R", alg::RSA1024, &[], |_| {});
     });
     let k = closed.key("R").unwrap();
@@ -488,9 +480,7 @@ fn pkcs1_v15_bad_padding_is_implicitly_rejected() {
 
 #[test]
 fn decrypt_rejects_non_rsa_and_non_endorsed_keys() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         key(s, "EC", alg::EC_P256, &[], |_| {});
         key(s, "RSAsign", alg::RSA1024, &[alg::RSA_SHA256], |_| {});
         key(s, "RSA1", alg::RSA1024, &[alg::RSA_ES_PKCS1_5], |_| {});
@@ -558,9 +548,7 @@ fn ecdh_matches_python_on_all_curves() {
 
 #[test]
 fn ecdh_failures() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         key(s, "P256", alg::EC_P256, &[], |_| {});
         key(s, "Signer", alg::EC_P256, &[alg::ECDSA_SHA256], |_| {});
         key(s, "RSA", alg::RSA1024, &[], |_| {});
@@ -682,9 +670,7 @@ const HMAC_KATS: &[(&str, &[u8], &[u8], &str)] = &[
 
 #[test]
 fn hmac_known_answers_and_python_cross_check() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         sym_key(s, "Key0b", &[0x0b; 20], &HMAC_ALL, |_| {});
         sym_key(s, "Jefe", b"Jefe", &HMAC_ALL, |_| {});
         sym_key(s, "K64", &[0x5c; 64], &[], |_| {});
@@ -729,9 +715,7 @@ fn hmac_known_answers_and_python_cross_check() {
 
 #[test]
 fn hmac_failures() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         sym_key(s, "H256", &[3; 32], &[alg::HMAC_SHA256], |_| {});
         key(s, "EC", alg::EC_P256, &[], |_| {});
         sym_key(s, "NoneSym", &[4; 32], &[alg::NONE], |_| {});
@@ -921,9 +905,7 @@ fn aes_cbc_with_internal_iv_round_trips_with_python() {
 
 #[test]
 fn aes_failures() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         sym_key(s, "A128", &[9; 16], &[], |_| {});
         sym_key(s, "A256only", &[9; 32], &[alg::AES256_CBC], |_| {});
         sym_key(s, "H20", &[9; 20], &[], |_| {});
@@ -1299,9 +1281,7 @@ fn the_biometric_flag_opens_nothing_on_a_card_without_the_simulation() {
 #[test]
 fn property_bag_and_none_keys_are_not_crypto_keys() {
     // `#none` (spec-notes §6.2): no User API operation, but exportKey still works.
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned(|s| {
         let k = sym_key(s, "Password", b"correct horse battery", &[alg::NONE], |k| {
             k.export_protection = ExportProtection::None.into()
         });
@@ -1344,20 +1324,11 @@ fn property_bag_and_none_keys_are_not_crypto_keys() {
 #[test]
 fn sign_and_decrypt_over_pcsc() {
     use conformance_tests::{CardUnderTest, PrivatePcscd};
-    use pcsc_bridge::{PcscTransport, Sks};
-    use std::time::Duration;
 
     PrivatePcscd::shared();
     let card = applet::open_card(None).expect("open card");
     let cut = CardUnderTest::start(card);
-    let reader = cut.reader_name().to_string_lossy().into_owned();
-    let transport = PcscTransport::connect_with_context(
-        cut.context(),
-        Some(reader.as_str()),
-        Duration::from_secs(10),
-    )
-    .expect("connect over PC/SC");
-    let mut sks = Sks::new(transport);
+    let mut sks = cut.client();
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
         s.pin_policy("PIN", None, PinPolicy::default()).unwrap();

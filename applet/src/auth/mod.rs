@@ -10,16 +10,13 @@ pub mod pin_rules;
 use crate::error::option;
 use crate::state::SksApplet;
 use crate::store::Store;
+use apdu_spec::values::{BiometricProtection as Biometric, DeleteProtection, ExportProtection};
 use apdu_spec::{ErrorCode, SksError};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// Delay before every check of a PUK without retry limit (spec 5: 1-10 s; the ref uses 1 s).
 pub const PUK_DELAY: Duration = Duration::from_secs(1);
-
-const BIOMETRIC_NONE: u8 = 0;
-const BIOMETRIC_ALTERNATIVE: u8 = 1;
-const BIOMETRIC_COMBINED: u8 = 2;
 
 pub(crate) fn authorization(msg: impl Into<String>) -> SksError {
     SksError::new(ErrorCode::Authorization, msg)
@@ -41,21 +38,23 @@ impl<S: Store> SksApplet<S> {
         let protection = self
             .db
             .key(key)
-            .map_or(BIOMETRIC_NONE, |k| k.biometric_protection);
+            .map_or(Biometric::None, |k| k.biometric_protection);
         match (protection, biometric_auth) {
-            (BIOMETRIC_NONE, true) => Err(authorization("Biometric option invalid")),
-            (BIOMETRIC_NONE | BIOMETRIC_ALTERNATIVE, false) | (BIOMETRIC_COMBINED, true) => {
+            (Biometric::None, true) => Err(authorization("Biometric option invalid")),
+            (Biometric::None | Biometric::Alternative, false) | (Biometric::Combined, true) => {
                 self.verify_pin(key, pin)
             }
-            (BIOMETRIC_ALTERNATIVE, true) if pin.is_empty() => Ok(()),
-            (BIOMETRIC_ALTERNATIVE, true) => {
+            (Biometric::Alternative, true) if pin.is_empty() => Ok(()),
+            (Biometric::Alternative, true) => {
                 Err(authorization("PIN supplied with biometric alternative"))
             }
-            (_, true) if pin.is_empty() => Ok(()), // exclusive
-            (_, true) => Err(authorization(
+            (Biometric::Exclusive, true) if pin.is_empty() => Ok(()),
+            (Biometric::Exclusive, true) => Err(authorization(
                 "PIN supplied with exclusive biometric protection",
             )),
-            (_, false) => Err(authorization("Missing biometric")),
+            (Biometric::Combined | Biometric::Exclusive, false) => {
+                Err(authorization("Missing biometric"))
+            }
         }
     }
 
@@ -142,16 +141,16 @@ impl<S: Store> SksApplet<S> {
     pub(crate) fn authorize_protected(
         &mut self,
         key: u32,
-        protection: u8,
+        protection: impl Into<Guard>,
         what: &str,
         value: &[u8],
     ) -> Result<(), SksError> {
-        match protection {
-            0 if value.is_empty() => Ok(()),
-            0 => Err(option("Redundant authorization information")),
-            1 => self.verify_pin(key, value),
-            2 => self.verify_puk(key, value),
-            _ => Err(SksError::new(
+        match protection.into() {
+            Guard::None if value.is_empty() => Ok(()),
+            Guard::None => Err(option("Redundant authorization information")),
+            Guard::Pin => self.verify_pin(key, value),
+            Guard::Puk => self.verify_puk(key, value),
+            Guard::Forbidden => Err(SksError::new(
                 ErrorCode::NotAllowed,
                 format!("{what} is not allowed for this key"),
             )),
@@ -174,6 +173,36 @@ impl<S: Store> SksApplet<S> {
             if let Some(p) = self.db.puk_mut(puk) {
                 p.error_count = 0;
             }
+        }
+    }
+}
+
+/// What exportProtection and deleteProtection ask of the caller (spec 5.1-5.2).
+pub(crate) enum Guard {
+    None,
+    Pin,
+    Puk,
+    Forbidden,
+}
+
+impl From<ExportProtection> for Guard {
+    fn from(p: ExportProtection) -> Self {
+        match p {
+            ExportProtection::None => Self::None,
+            ExportProtection::Pin => Self::Pin,
+            ExportProtection::Puk => Self::Puk,
+            ExportProtection::NonExportable => Self::Forbidden,
+        }
+    }
+}
+
+impl From<DeleteProtection> for Guard {
+    fn from(p: DeleteProtection) -> Self {
+        match p {
+            DeleteProtection::None => Self::None,
+            DeleteProtection::Pin => Self::Pin,
+            DeleteProtection::Puk => Self::Puk,
+            DeleteProtection::NonDeletable => Self::Forbidden,
         }
     }
 }

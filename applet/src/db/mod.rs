@@ -8,6 +8,10 @@
 
 use crate::error::{Error, RecordError};
 use crate::store::{Kind, RecordKey, Store, Write};
+use apdu_spec::values::{
+    AppUsage, BiometricProtection, DeleteProtection, ExportProtection, ExtensionSubType, Grouping,
+    InputMethod, KeyBackup, PatternRestrictions, PinFormat,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,7 +68,8 @@ pub struct PukPolicy {
     pub session: u32,
     pub id: String,
     pub value: Secret,
-    pub format: u8,
+    #[serde(with = "as_byte")]
+    pub format: PinFormat,
     pub retry_limit: u16,
     pub error_count: u16,
     pub referenced: bool,
@@ -80,13 +85,17 @@ pub struct PinPolicy {
     pub puk: Option<u32>,
     pub user_defined: bool,
     pub user_modifiable: bool,
-    pub format: u8,
+    #[serde(with = "as_byte")]
+    pub format: PinFormat,
     pub retry_limit: u16,
-    pub grouping: u8,
-    pub pattern_restrictions: u8,
+    #[serde(with = "as_byte")]
+    pub grouping: Grouping,
+    #[serde(with = "as_byte")]
+    pub pattern_restrictions: PatternRestrictions,
     pub min_length: u16,
     pub max_length: u16,
-    pub input_method: u8,
+    #[serde(with = "as_byte")]
+    pub input_method: InputMethod,
     pub referenced: bool,
 }
 
@@ -94,7 +103,8 @@ pub struct PinPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
     pub type_uri: String,
-    pub sub_type: u8,
+    #[serde(with = "as_byte")]
+    pub sub_type: ExtensionSubType,
     pub qualifier: String,
     /// Plaintext (encrypted extensions are stored decrypted).
     pub data: Secret,
@@ -111,10 +121,14 @@ pub struct KeyEntry {
     pub pin_value: Option<Secret>,
     pub device_pin: bool,
     pub enable_pin_caching: bool,
-    pub biometric_protection: u8,
-    pub export_protection: u8,
-    pub delete_protection: u8,
-    pub app_usage: u8,
+    #[serde(with = "as_byte")]
+    pub biometric_protection: BiometricProtection,
+    #[serde(with = "as_byte")]
+    pub export_protection: ExportProtection,
+    #[serde(with = "as_byte")]
+    pub delete_protection: DeleteProtection,
+    #[serde(with = "as_byte")]
+    pub app_usage: AppUsage,
     pub friendly_name: String,
     pub key_algorithm: String,
     pub endorsed_algorithms: Vec<String>,
@@ -124,8 +138,8 @@ pub struct KeyEntry {
     pub generated_public_key: Vec<u8>,
     pub certificates: Vec<Vec<u8>>,
     pub symmetric_key: Option<Secret>,
-    /// keyBackup bits: 0x01 IMPORTED, 0x02 EXPORTED.
-    pub key_backup: u8,
+    #[serde(with = "as_byte")]
+    pub key_backup: KeyBackup,
     pub extensions: Vec<Extension>,
 }
 
@@ -436,11 +450,7 @@ impl Db {
             .filter(|k| {
                 k.handle == handle
                     || (k.pin_policy == Some(policy.handle)
-                        && crate::auth::pin_rules::grouping_rule(
-                            policy.grouping,
-                            k.app_usage,
-                            key.app_usage,
-                        ) == Some(true))
+                        && policy.grouping.ties(k.app_usage, key.app_usage) == Some(true))
             })
             .map(|k| k.handle)
             .collect()
@@ -527,4 +537,85 @@ fn put<T: DeserializeOwned>(
         }
     }
     Ok(())
+}
+
+/// The spec's values are stored as their bytes: records written before they were typed read
+/// back unchanged, and a byte no handler would have accepted is a record that does not decode.
+mod as_byte {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: Copy + Into<u8>, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8((*v).into())
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: TryFrom<u8, Error = apdu_spec::values::InvalidByte>,
+        D: Deserializer<'de>,
+    {
+        T::try_from(u8::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PIN policy record as written before the spec values were typed (plain bytes).
+    #[derive(Serialize)]
+    struct BytePinPolicy {
+        handle: u32,
+        session: u32,
+        id: String,
+        puk: Option<u32>,
+        user_defined: bool,
+        user_modifiable: bool,
+        format: u8,
+        retry_limit: u16,
+        grouping: u8,
+        pattern_restrictions: u8,
+        min_length: u16,
+        max_length: u16,
+        input_method: u8,
+        referenced: bool,
+    }
+
+    fn byte_policy(format: u8) -> Vec<u8> {
+        postcard::to_allocvec(&BytePinPolicy {
+            handle: 7,
+            session: 2,
+            id: "PIN".into(),
+            puk: Some(3),
+            user_defined: true,
+            user_modifiable: false,
+            format,
+            retry_limit: 3,
+            grouping: 2,
+            pattern_restrictions: 0x11,
+            min_length: 4,
+            max_length: 8,
+            input_method: 1,
+            referenced: true,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn typed_spec_values_keep_the_record_format() {
+        let old = byte_policy(1);
+        let p: PinPolicy = decode(&old).unwrap();
+        assert_eq!(p.format, PinFormat::Alphanumeric);
+        assert_eq!(p.grouping, Grouping::SignaturePlusStandard);
+        assert_eq!(u8::from(p.pattern_restrictions), 0x11);
+        assert_eq!(p.input_method, InputMethod::Programmatic);
+        assert_eq!(
+            encode(&p).unwrap().to_vec(),
+            old,
+            "written back byte for byte"
+        );
+        assert!(
+            decode::<PinPolicy>(&byte_policy(9)).is_err(),
+            "a format byte no handler accepts is an undecodable record"
+        );
+    }
 }

@@ -2,14 +2,18 @@
 
 use crate::state::SksApplet;
 use crate::store::Store;
+use apdu_spec::values::{DeviceImplementation, DeviceLocation, DeviceType};
 use apdu_spec::{Bytes, DeviceInfo, Uri};
 
 /// The API level: 100 (spec 7.4 getDeviceInfo: "100 (1.00) => Applies to this API
 /// specification"). The card implements the spec text, e.g. signHashedData on pre-hashed data,
 /// which the Java reference (level 106) dropped (spec-notes D4).
 pub const API_LEVEL: u16 = 100;
-/// deviceType: LOCATION_EXTERNAL (0x00, a connected device) | TYPE_SOFTWARE (0x00).
-pub const DEVICE_TYPE: u8 = 0x00;
+/// deviceType: a connected device (LOCATION_EXTERNAL) implemented in software (TYPE_SOFTWARE).
+pub const DEVICE_TYPE: DeviceType = DeviceType {
+    location: DeviceLocation::External,
+    implementation: DeviceImplementation::Software,
+};
 pub const VENDOR_NAME: &str = "SKS Virtual Card";
 pub const VENDOR_DESCRIPTION: &str =
     "Virtual SKS smart card (Rust, RustCrypto) served through vsmartcard vpcd";
@@ -24,7 +28,7 @@ impl<S: Store> SksApplet<S> {
     pub(crate) fn get_device_info(&self) -> DeviceInfo {
         DeviceInfo {
             api_level: API_LEVEL,
-            device_type: DEVICE_TYPE,
+            device_type: DEVICE_TYPE.into(),
             update_url: Uri::default(),
             vendor_name: VENDOR_NAME.into(),
             vendor_description: VENDOR_DESCRIPTION.into(),

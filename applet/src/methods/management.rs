@@ -2,11 +2,14 @@
 //! Only keys of closed sessions are visible here.
 
 use crate::auth::authorization;
-use crate::auth::pin_rules::{check_pin, grouping_rule};
+use crate::auth::pin_rules::check_pin;
 use crate::error::option;
 use crate::methods::info::EXTENSION_DATA_SIZE;
 use crate::state::SksApplet;
 use crate::store::Store;
+use apdu_spec::values::{
+    ExtensionSubType, KeyBackupFlag, ProtectionFlag as Flag, ProtectionStatus,
+};
 use apdu_spec::{
     Blob, Bytes, ChangePinArgs, DeleteKeyArgs, EnumerateKeysArgs, EnumerateKeysOutput, ErrorCode,
     ExportKeyArgs, ExportKeyOutput, GetExtensionArgs, GetExtensionOutput, GetKeyAttributesArgs,
@@ -15,13 +18,6 @@ use apdu_spec::{
 };
 use core::num::NonZeroU32;
 use subtle::ConstantTimeEq;
-
-const KEY_BACKUP_EXPORTED: u8 = 0x02;
-const STATUS_PIN_PROTECTED: u8 = 0x01;
-const STATUS_PUK_PROTECTED: u8 = 0x02;
-const STATUS_PIN_BLOCKED: u8 = 0x04;
-const STATUS_PUK_BLOCKED: u8 = 0x08;
-const STATUS_DEVICE_PIN: u8 = 0x10;
 
 fn uri(s: &str) -> Result<Uri, SksError> {
     Uri::new(s).map_err(|e| SksError::new(ErrorCode::Internal, e.to_string()))
@@ -55,7 +51,7 @@ impl<S: Store> SksApplet<S> {
         Ok(GetKeyAttributesOutput {
             symmetric_key_length: k.symmetric_key.as_ref().map_or(0, |s| s.len() as u16),
             certificates: k.certificates.iter().map(|c| Bytes(c.clone())).collect(),
-            app_usage: k.app_usage,
+            app_usage: k.app_usage.into(),
             friendly_name: k.friendly_name.clone(),
             endorsed_algorithms: k
                 .endorsed_algorithms
@@ -76,8 +72,12 @@ impl<S: Store> SksApplet<S> {
         a: GetKeyProtectionInfoArgs,
     ) -> Result<GetKeyProtectionInfoOutput, SksError> {
         let k = self.closed_key(a.key_handle)?;
+        let mut status = ProtectionStatus::EMPTY;
+        if k.device_pin {
+            status.insert(Flag::DevicePin);
+        }
         let mut out = GetKeyProtectionInfoOutput {
-            protection_status: if k.device_pin { STATUS_DEVICE_PIN } else { 0 },
+            protection_status: 0,
             puk_format: 0,
             puk_retry_limit: 0,
             puk_error_count: 0,
@@ -92,22 +92,27 @@ impl<S: Store> SksApplet<S> {
             input_method: 0,
             pin_error_count: self.db.pin_errors(a.key_handle),
             enable_pin_caching: k.enable_pin_caching,
-            biometric_protection: k.biometric_protection,
-            export_protection: k.export_protection,
-            delete_protection: k.delete_protection,
-            key_backup: k.key_backup,
+            biometric_protection: k.biometric_protection.into(),
+            export_protection: k.export_protection.into(),
+            delete_protection: k.delete_protection.into(),
+            key_backup: k.key_backup.into(),
         };
         if let Some(p) = k.pin_policy.and_then(|h| self.db.pin(h)) {
-            out.protection_status |= STATUS_PIN_PROTECTED;
+            status.insert(Flag::PinProtected);
             if self.db.pin_errors(a.key_handle) >= p.retry_limit {
-                out.protection_status |= STATUS_PIN_BLOCKED;
+                status.insert(Flag::PinBlocked);
             }
             (
                 out.user_defined,
                 out.user_modifiable,
                 out.format,
                 out.retry_limit,
-            ) = (p.user_defined, p.user_modifiable, p.format, p.retry_limit);
+            ) = (
+                p.user_defined,
+                p.user_modifiable,
+                p.format.into(),
+                p.retry_limit,
+            );
             (
                 out.grouping,
                 out.pattern_restrictions,
@@ -115,21 +120,22 @@ impl<S: Store> SksApplet<S> {
                 out.max_length,
                 out.input_method,
             ) = (
-                p.grouping,
-                p.pattern_restrictions,
+                p.grouping.into(),
+                p.pattern_restrictions.into(),
                 p.min_length,
                 p.max_length,
-                p.input_method,
+                p.input_method.into(),
             );
             if let Some(puk) = p.puk.and_then(|h| self.db.puk(h)) {
-                out.protection_status |= STATUS_PUK_PROTECTED;
+                status.insert(Flag::PukProtected);
                 if puk.retry_limit > 0 && puk.error_count >= puk.retry_limit {
-                    out.protection_status |= STATUS_PUK_BLOCKED;
+                    status.insert(Flag::PukBlocked);
                 }
                 (out.puk_format, out.puk_retry_limit, out.puk_error_count) =
-                    (puk.format, puk.retry_limit, puk.error_count);
+                    (puk.format.into(), puk.retry_limit, puk.error_count);
             }
         }
+        out.protection_status = status.into();
         Ok(out)
     }
 
@@ -145,7 +151,7 @@ impl<S: Store> SksApplet<S> {
             .find(|e| e.type_uri == a.r#type.as_str())
             .ok_or_else(|| option(format!("No such extension: {}", a.r#type)))?;
         Ok(GetExtensionOutput {
-            sub_type: e.sub_type,
+            sub_type: e.sub_type.into(),
             qualifier: e.qualifier.clone(),
             extension_data: Blob(e.data.to_vec()),
         })
@@ -165,8 +171,7 @@ impl<S: Store> SksApplet<S> {
             .extensions
             .iter()
             .find(|e| {
-                e.type_uri == a.r#type.as_str()
-                    && e.sub_type == crate::methods::provisioning::SUB_TYPE_PROPERTY_BAG
+                e.type_uri == a.r#type.as_str() && e.sub_type == ExtensionSubType::PropertyBag
             })
             .ok_or_else(|| option("No such propertyBag"))?;
         let new_blob = rewrite_property(&bag.data, a.name.as_bytes(), a.value.as_bytes())?;
@@ -209,7 +214,7 @@ impl<S: Store> SksApplet<S> {
             .db
             .key_mut(a.key_handle)
             .ok_or_else(|| option("No such key"))?;
-        k.key_backup |= KEY_BACKUP_EXPORTED;
+        k.key_backup.insert(KeyBackupFlag::Exported);
         let key = k.symmetric_key.as_ref().unwrap_or(&k.private_key).to_vec();
         self.commit()?;
         Ok(ExportKeyOutput { key: Bytes(key) })
@@ -283,7 +288,7 @@ impl<S: Store> SksApplet<S> {
         let mut rivals: Vec<Vec<u32>> = Vec::new();
         for other in self.db.keys() {
             let must_differ = other.pin_policy == Some(policy_handle)
-                && grouping_rule(grouping, other.app_usage, app_usage) == Some(false);
+                && grouping.ties(other.app_usage, app_usage) == Some(false);
             if must_differ && !rivals.iter().flatten().any(|&h| h == other.handle) {
                 rivals.push(self.db.pin_group(other.handle));
             }

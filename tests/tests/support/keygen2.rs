@@ -3,16 +3,16 @@
 #![allow(dead_code)]
 
 use apdu_spec::{
-    EnumerateKeysArgs, EnumerateProvisioningSessionsArgs, GetKeyAttributesArgs,
-    GetKeyAttributesOutput, GetKeyProtectionInfoArgs, GetKeyProtectionInfoOutput,
-    ProvisioningSessionInfo,
+    GetKeyAttributesArgs, GetKeyAttributesOutput, GetKeyProtectionInfoArgs,
+    GetKeyProtectionInfoOutput,
 };
 use conformance_tests::CardUnderTest;
+#[allow(unused_imports)] // not every test binary that includes this file uses them
+pub use conformance_tests::{all_keys, sessions};
 use keygen2::proxy::{PinPrompt, Proxy, ProxyConfig, ProxyError, UserInterface};
 use pcsc_bridge::{PcscTransport, Sks, Transport};
 use sks_issuer::keygen2::{Credential, KeyGen2Server, Outcome, Reply, Scenario};
 use std::collections::VecDeque;
-use std::time::Duration;
 use zeroize::Zeroizing;
 
 pub type PcscCard = Sks<PcscTransport>;
@@ -21,11 +21,8 @@ pub type PcscCard = Sks<PcscTransport>;
 pub fn pcsc_card() -> (CardUnderTest<'static>, PcscCard) {
     conformance_tests::init_logging();
     let cut = CardUnderTest::start(applet::open_card(None).expect("open card"));
-    let reader = cut.reader_name().to_str().expect("UTF-8").to_owned();
-    let t =
-        PcscTransport::connect_with_context(cut.context(), Some(&reader), Duration::from_secs(10))
-            .expect("connect over PC/SC");
-    (cut, Sks::new(t))
+    let sks = cut.client();
+    (cut, sks)
 }
 
 /// A scripted user: PINs in order; `None` cancels the dialog. Records every prompt.
@@ -92,39 +89,6 @@ pub fn exchange<T: Transport>(
 pub fn qualifier(json: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
     v["@qualifier"].as_str().unwrap().to_string()
-}
-
-/// All provisioning sessions in the given state.
-pub fn sessions<T: Transport>(sks: &mut Sks<T>, open: bool) -> Vec<(u32, ProvisioningSessionInfo)> {
-    let mut out = Vec::new();
-    let mut h = 0;
-    while let Some((n, info)) = sks
-        .enumerate_provisioning_sessions(&EnumerateProvisioningSessionsArgs {
-            provisioning_handle: h,
-            provisioning_state: open,
-        })
-        .expect("enumerateProvisioningSessions")
-        .session
-    {
-        h = n.get();
-        out.push((h, info));
-    }
-    out
-}
-
-/// All keys: (key handle, provisioning handle).
-pub fn all_keys<T: Transport>(sks: &mut Sks<T>) -> Vec<(u32, u32)> {
-    let mut out = Vec::new();
-    let mut h = 0;
-    while let Some((k, p)) = sks
-        .enumerate_keys(&EnumerateKeysArgs { key_handle: h })
-        .expect("enumerateKeys")
-        .key
-    {
-        h = k.get();
-        out.push((h, p));
-    }
-    out
 }
 
 pub fn attributes<T: Transport>(sks: &mut Sks<T>, key: u32) -> GetKeyAttributesOutput {
@@ -196,33 +160,11 @@ pub fn verify_on_card<T: Transport>(sks: &mut Sks<T>, o: &Outcome) -> Vec<u32> {
     handles
 }
 
-/// A temporary directory, removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let dir =
-            std::env::temp_dir().join(format!("sks-kg2-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Verifies `signature` (DER for ECDSA, PKCS#1 for RSA) over `data` with the public key of the
 /// DER certificate `cert`, with the `openssl` command.
 pub fn openssl_verify(cert: &[u8], data: &[u8], signature: &[u8]) {
-    let dir = TempDir::new("openssl");
-    let p = |n: &str| dir.0.join(n);
+    let dir = conformance_tests::TempDir::new("kg2-openssl");
+    let p = |n: &str| dir.file(n);
     std::fs::write(p("cert.der"), cert).unwrap();
     std::fs::write(p("data"), data).unwrap();
     std::fs::write(p("sig"), signature).unwrap();

@@ -7,10 +7,12 @@
 #![allow(dead_code)]
 
 use apdu_spec::{
-    AbortProvisioningSessionArgs, Bytes, EnumerateKeysArgs, EnumerateProvisioningSessionsArgs,
-    GetKeyAttributesArgs, GetKeyAttributesOutput, GetKeyHandleArgs, GetKeyProtectionInfoArgs,
-    GetKeyProtectionInfoOutput, Id, ProvisioningSessionInfo, SignHashedDataArgs, Uri,
+    AbortProvisioningSessionArgs, Bytes, EnumerateKeysArgs, GetKeyAttributesArgs,
+    GetKeyAttributesOutput, GetKeyHandleArgs, GetKeyProtectionInfoArgs, GetKeyProtectionInfoOutput,
+    Id, SignHashedDataArgs, Uri,
 };
+#[allow(unused_imports)] // not every test binary that includes this file uses them
+pub use conformance_tests::{session_handles, sessions};
 use pcsc_bridge::{InProcess, Sks, Transport};
 use sks_issuer::{alg, Closed, ErrorCode, Issuer, Key, Kmk, Session, SessionState};
 
@@ -50,26 +52,35 @@ pub fn code_of(err: &sks_issuer::Error) -> ErrorCode {
         .unwrap_or_else(|| panic!("expected an SKS error from the card, got: {err}"))
 }
 
-/// The SKS error code of a failed raw client call.
-pub fn raw_code_of(err: &pcsc_bridge::Error) -> ErrorCode {
-    err.sks_code()
-        .unwrap_or_else(|| panic!("expected an SKS error from the card, got: {err}"))
+/// An error that may carry an SKS error code from the card.
+pub trait SksCode: std::fmt::Display {
+    fn code(&self) -> Option<ErrorCode>;
 }
 
-/// Asserts that `r` failed with the SKS error `code`.
+impl SksCode for sks_issuer::Error {
+    fn code(&self) -> Option<ErrorCode> {
+        self.sks_code()
+    }
+}
+
+impl SksCode for pcsc_bridge::Error {
+    fn code(&self) -> Option<ErrorCode> {
+        self.sks_code()
+    }
+}
+
+/// Asserts that `r` failed with the SKS error `code` (an issuer call or a raw client call).
 #[track_caller]
-pub fn expect_err<T: std::fmt::Debug>(
-    r: Result<T, sks_issuer::Error>,
-    code: ErrorCode,
-    what: &str,
-) {
+pub fn expect_err<T: std::fmt::Debug, E: SksCode>(r: Result<T, E>, code: ErrorCode, what: &str) {
     match r {
         Ok(v) => panic!(
             "{what}: expected {} but the call succeeded ({v:?})",
             code.name()
         ),
         Err(e) => {
-            let got = code_of(&e);
+            let got = e
+                .code()
+                .unwrap_or_else(|| panic!("{what}: expected an SKS error from the card, got: {e}"));
             assert_eq!(
                 got,
                 code,
@@ -81,55 +92,15 @@ pub fn expect_err<T: std::fmt::Debug>(
     }
 }
 
-/// Asserts that a raw client call failed with the SKS error `code`.
-#[track_caller]
-pub fn expect_raw_err<T: std::fmt::Debug>(
-    r: Result<T, pcsc_bridge::Error>,
-    code: ErrorCode,
-    what: &str,
-) {
-    match r {
-        Ok(v) => panic!(
-            "{what}: expected {} but the call succeeded ({v:?})",
-            code.name()
-        ),
-        Err(e) => {
-            let got = raw_code_of(&e);
-            assert_eq!(
-                got,
-                code,
-                "{what}: expected {} got {} ({e})",
-                code.name(),
-                got.name()
-            );
-        }
-    }
-}
+/// [`expect_err`] of a raw client call.
+pub use expect_err as expect_raw_err;
 
-/// enumerateProvisioningSessions: all sessions in `open` (true) or closed (false) state.
-pub fn sessions<T: Transport>(sks: &mut Sks<T>, open: bool) -> Vec<(u32, ProvisioningSessionInfo)> {
-    let mut out = Vec::new();
-    let mut handle = 0;
-    loop {
-        let r = sks
-            .enumerate_provisioning_sessions(&EnumerateProvisioningSessionsArgs {
-                provisioning_handle: handle,
-                provisioning_state: open,
-            })
-            .expect("enumerateProvisioningSessions");
-        match r.session {
-            None => return out,
-            Some((h, info)) => {
-                handle = h.get();
-                out.push((handle, info));
-                assert!(out.len() < 10_000, "enumeration does not end");
-            }
-        }
+/// A raw client error as an issuer error (for closures that return the issuer's `Result`).
+pub fn raw_err(e: pcsc_bridge::Error) -> sks_issuer::Error {
+    sks_issuer::Error::Card {
+        method: "raw",
+        source: e,
     }
-}
-
-pub fn session_handles<T: Transport>(sks: &mut Sks<T>, open: bool) -> Vec<u32> {
-    sessions(sks, open).into_iter().map(|(h, _)| h).collect()
 }
 
 /// enumerateKeys: `(keyHandle, provisioningHandle)` of every key of a closed session.

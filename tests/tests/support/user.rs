@@ -7,12 +7,13 @@
 #![allow(dead_code)]
 
 use apdu_spec::{
-    AsymmetricKeyDecryptArgs, Blob, Bytes, DeleteKeyArgs, EnumerateKeysArgs,
-    EnumerateProvisioningSessionsArgs, ErrorCode, ExportKeyArgs, GetExtensionArgs,
-    GetExtensionOutput, GetKeyAttributesArgs, GetKeyAttributesOutput, GetKeyProtectionInfoArgs,
-    GetKeyProtectionInfoOutput, KeyAgreementArgs, PerformHmacArgs, SignHashedDataArgs,
-    SymmetricKeyEncryptArgs, Uri,
+    AsymmetricKeyDecryptArgs, Blob, Bytes, DeleteKeyArgs, ErrorCode, ExportKeyArgs,
+    GetExtensionArgs, GetExtensionOutput, GetKeyAttributesArgs, GetKeyAttributesOutput,
+    GetKeyProtectionInfoArgs, GetKeyProtectionInfoOutput, KeyAgreementArgs, PerformHmacArgs,
+    SignHashedDataArgs, SymmetricKeyEncryptArgs, Uri,
 };
+#[allow(unused_imports)] // not every test binary that includes this file uses them
+pub use conformance_tests::{all_keys, session_handles as all_sessions};
 use pcsc_bridge::{InProcess, Sks, Transport};
 use serde_json::{json, Value};
 use sks_issuer::{Ca, Closed, Issuer, Key, KeySpec, Session};
@@ -84,6 +85,17 @@ pub fn provision<T: Transport>(
         .expect("createProvisioningSession");
     f(&mut s);
     s.close().expect("closeProvisioningSession")
+}
+
+/// A fresh product card provisioned in one closed session by a fresh issuer (`f` creates the
+/// objects); the issuer is returned for later sessions.
+pub fn provisioned(
+    f: impl FnOnce(&mut Session<'_, InProcess<dyn applet::Card + Send>>),
+) -> (Card, Issuer, Closed) {
+    let mut sks = card();
+    let issuer = issuer();
+    let closed = provision(&mut sks, &issuer, f);
+    (sks, issuer, closed)
 }
 
 /// `algorithms` in the strictly ascending byte order createKeyEntry requires.
@@ -431,52 +443,6 @@ pub fn set_pin<T: Transport>(
         authorization: Bytes(puk.to_vec()),
         new_pin: Bytes(new.to_vec()),
     })
-}
-
-/// enumerateKeys from 0 to the end: (keyHandle, provisioningHandle) in card order.
-pub fn all_keys<T: Transport>(sks: &mut Sks<T>) -> Vec<(u32, u32)> {
-    let mut out = Vec::new();
-    let mut h = 0;
-    loop {
-        let r = ok(
-            sks.enumerate_keys(&EnumerateKeysArgs { key_handle: h }),
-            "enumerateKeys",
-        );
-        match r.key {
-            None => return out,
-            Some((k, p)) => {
-                out.push((k.get(), p));
-                h = k.get();
-            }
-        }
-        assert!(out.len() < 10_000, "enumerateKeys does not end");
-    }
-}
-
-/// enumerateProvisioningSessions of closed (`open == false`) or open sessions: their handles.
-pub fn all_sessions<T: Transport>(sks: &mut Sks<T>, open: bool) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut h = 0;
-    loop {
-        let r = ok(
-            sks.enumerate_provisioning_sessions(&EnumerateProvisioningSessionsArgs {
-                provisioning_handle: h,
-                provisioning_state: open,
-            }),
-            "enumerateProvisioningSessions",
-        );
-        match r.provisioning_handle() {
-            0 => return out,
-            p => {
-                out.push(p);
-                h = p;
-            }
-        }
-        assert!(
-            out.len() < 10_000,
-            "enumerateProvisioningSessions does not end"
-        );
-    }
 }
 
 // ------------------------------------------------------------------------------------------

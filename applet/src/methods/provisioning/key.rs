@@ -2,7 +2,7 @@
 //! setCertificatePath [12], importSymmetricKey [13], importPrivateKey [14], addExtension [15]
 //! (spec 7.4; spec-notes §4.9-4.14).
 
-use crate::auth::pin_rules::{check_pin, grouping_rule};
+use crate::auth::pin_rules::check_pin;
 use crate::crypto::algorithm::{self, Class};
 use crate::crypto::{certificate_public_key, is_key_pair, sha256, PrivateKey};
 use crate::db::{Extension, KeyEntry, Secret};
@@ -12,6 +12,10 @@ use crate::methods::provisioning::security::MacData;
 use crate::state::SksApplet;
 use crate::store::{Kind, Store};
 use apdu_spec::algorithms::special::{KEY_1, NONE, SESSION_1};
+use apdu_spec::values::{
+    AppUsage, BiometricProtection as Biometric, DeleteProtection, ExportProtection,
+    ExtensionSubType as SubType, InputMethod, KeyBackup, KeyBackupFlag,
+};
 use apdu_spec::{
     AddExtensionArgs, Bytes, CreateKeyEntryArgs, CreateKeyEntryOutput, ErrorCode, GetKeyHandleArgs,
     GetKeyHandleOutput, ImportPrivateKeyArgs, ImportSymmetricKeyArgs, SetCertificatePathArgs,
@@ -20,14 +24,6 @@ use apdu_spec::{
 use rand_core::{Rng, SeedableRng};
 use subtle::ConstantTimeEq;
 
-/// keyBackup bit set by importSymmetricKey and importPrivateKey.
-pub(crate) const KEY_BACKUP_IMPORTED: u8 = 0x01;
-pub(crate) const PROTECTION_PIN: u8 = 1;
-pub(crate) const PROTECTION_PUK: u8 = 2;
-pub(crate) const BIOMETRIC_EXCLUSIVE: u8 = 3;
-pub(crate) const SUB_TYPE_ENCRYPTED: u8 = 1;
-pub(crate) const SUB_TYPE_PROPERTY_BAG: u8 = 2;
-pub(crate) const SUB_TYPE_LOGOTYPE: u8 = 3;
 /// AES-CBC with PKCS#7 adds at most the IV and one block (spec-notes §3.5).
 const ENCRYPTION_OVERHEAD: usize = 32;
 const MAX_SYMMETRIC_KEY: usize = 128;
@@ -103,18 +99,14 @@ impl<S: Store> SksApplet<S> {
         if a.server_seed.len() > MAX_SERVER_SEED {
             return Err(option("serverSeed must be 0-64 bytes"));
         }
-        if [
-            a.export_protection,
-            a.delete_protection,
-            a.app_usage,
-            a.biometric_protection,
-        ]
-        .iter()
-        .any(|v| *v > 3)
-        {
-            return Err(option("Protection attribute or appUsage out of range"));
-        }
-        if a.biometric_protection != 0 && !self.options.simulate_biometric {
+        let out_of_range = |_| option("Protection attribute or appUsage out of range");
+        let export_protection =
+            ExportProtection::try_from(a.export_protection).map_err(out_of_range)?;
+        let delete_protection =
+            DeleteProtection::try_from(a.delete_protection).map_err(out_of_range)?;
+        let app_usage = AppUsage::try_from(a.app_usage).map_err(out_of_range)?;
+        let biometric = Biometric::try_from(a.biometric_protection).map_err(out_of_range)?;
+        if biometric != Biometric::None && !self.options.simulate_biometric {
             // Spec 7.4 createKeyEntry: biometricProtection presumes biometric support.
             return Err(option(
                 "Unsupported: biometricProtection (no biometric reader)",
@@ -138,15 +130,18 @@ impl<S: Store> SksApplet<S> {
         }
         match &policy {
             Some(p) => {
-                if a.enable_pin_caching && p.input_method != 2 {
+                if a.enable_pin_caching && p.input_method != InputMethod::TrustedGui {
                     return Err(option("enablePinCaching requires inputMethod trusted-gui"));
                 }
             }
             None => {
-                if [a.export_protection, a.delete_protection]
-                    .iter()
-                    .any(|v| matches!(*v, PROTECTION_PIN | PROTECTION_PUK))
-                {
+                if matches!(
+                    export_protection,
+                    ExportProtection::Pin | ExportProtection::Puk
+                ) || matches!(
+                    delete_protection,
+                    DeleteProtection::Pin | DeleteProtection::Puk
+                ) {
                     return Err(option("Protection object lacks a PIN or PUK object"));
                 }
                 if a.enable_pin_caching {
@@ -158,16 +153,17 @@ impl<S: Store> SksApplet<S> {
             }
         }
         let has_pin = policy.is_some();
-        let biometric_ok = match a.biometric_protection {
-            0 => true,
-            BIOMETRIC_EXCLUSIVE => !has_pin,
-            _ => has_pin,
+        let biometric_ok = match biometric {
+            Biometric::None => true,
+            Biometric::Exclusive => !has_pin,
+            Biometric::Alternative | Biometric::Combined => has_pin,
         };
         if !biometric_ok {
             return Err(option("Invalid biometricProtection and PIN combination"));
         }
         if policy.as_ref().and_then(|p| p.puk).is_none()
-            && (a.export_protection == PROTECTION_PUK || a.delete_protection == PROTECTION_PUK)
+            && (export_protection == ExportProtection::Puk
+                || delete_protection == DeleteProtection::Puk)
         {
             return Err(option("Protection object lacks a PUK object"));
         }
@@ -220,7 +216,7 @@ impl<S: Store> SksApplet<S> {
                     .pin_value
                     .as_ref()
                     .is_some_and(|v| bool::from(v.ct_eq(pin)));
-                match grouping_rule(p.grouping, other.app_usage, a.app_usage) {
+                match p.grouping.ties(other.app_usage, app_usage) {
                     Some(true) if !same => return Err(option("Grouping requires identical PINs")),
                     Some(false) if same => return Err(option("Grouping requires different PINs")),
                     _ => {}
@@ -247,10 +243,10 @@ impl<S: Store> SksApplet<S> {
             pin_value,
             device_pin: a.device_pin_protection,
             enable_pin_caching: a.enable_pin_caching,
-            biometric_protection: a.biometric_protection,
-            export_protection: a.export_protection,
-            delete_protection: a.delete_protection,
-            app_usage: a.app_usage,
+            biometric_protection: biometric,
+            export_protection,
+            delete_protection,
+            app_usage,
             friendly_name: a.friendly_name.clone(),
             key_algorithm: a.key_algorithm.to_string(),
             endorsed_algorithms: a
@@ -265,7 +261,7 @@ impl<S: Store> SksApplet<S> {
             generated_public_key: public_key.clone(),
             certificates: Vec::new(),
             symmetric_key: None,
-            key_backup: 0,
+            key_backup: KeyBackup::EMPTY,
             extensions: Vec::new(),
         });
         Ok(CreateKeyEntryOutput {
@@ -390,7 +386,7 @@ impl<S: Store> SksApplet<S> {
             .end_entity_certificate()
             .ok_or_else(|| option("Missing setCertificatePath"))?;
         let data = MacData::new().arr(ee).arr(encrypted).finish()?;
-        let imported = key.key_backup & KEY_BACKUP_IMPORTED != 0;
+        let imported = key.key_backup.contains(KeyBackupFlag::Imported);
         let s = self.session_mut(session)?;
         s.verify_mac(method, &data, mac)?;
         if imported {
@@ -424,7 +420,7 @@ impl<S: Store> SksApplet<S> {
                 .key_mut(a.key_handle)
                 .ok_or_else(|| no_key(a.key_handle))?;
             key.symmetric_key = Some(secret);
-            key.key_backup |= KEY_BACKUP_IMPORTED;
+            key.key_backup.insert(KeyBackupFlag::Imported);
             Ok(())
         })
     }
@@ -466,7 +462,7 @@ impl<S: Store> SksApplet<S> {
                 .to_pkcs8()
                 .map(Secret::from)
                 .map_err(SksError::from)?;
-            key.key_backup |= KEY_BACKUP_IMPORTED;
+            key.key_backup.insert(KeyBackupFlag::Imported);
             Ok(())
         })
     }
@@ -479,9 +475,7 @@ impl<S: Store> SksApplet<S> {
                 .db
                 .key(a.key_handle)
                 .ok_or_else(|| no_key(a.key_handle))?;
-            if a.sub_type > 3 {
-                return Err(option("Invalid subType"));
-            }
+            let sub_type = SubType::try_from(a.sub_type).map_err(|_| option("Invalid subType"))?;
             if a.r#type.is_empty() {
                 return Err(option("Extension type must be 1-1000 bytes"));
             }
@@ -493,7 +487,7 @@ impl<S: Store> SksApplet<S> {
                 return Err(option(format!("Duplicate type: {}", a.r#type)));
             }
             let limit = EXTENSION_DATA_SIZE as usize
-                + if a.sub_type == SUB_TYPE_ENCRYPTED {
+                + if sub_type == SubType::EncryptedExtension {
                     ENCRYPTION_OVERHEAD
                 } else {
                     0
@@ -501,12 +495,12 @@ impl<S: Store> SksApplet<S> {
             if a.extension_data.len() > limit {
                 return Err(option("Extension data exceeds extensionDataSize"));
             }
-            let qualifier_ok = (a.sub_type == SUB_TYPE_LOGOTYPE) != a.qualifier.is_empty()
+            let qualifier_ok = (sub_type == SubType::Logotype) != a.qualifier.is_empty()
                 && a.qualifier.len() <= MAX_QUALIFIER;
             if !qualifier_ok {
                 return Err(option("qualifier length error"));
             }
-            if a.sub_type == SUB_TYPE_PROPERTY_BAG {
+            if sub_type == SubType::PropertyBag {
                 check_property_bag(&a.extension_data)?;
             }
             let ee = key
@@ -521,7 +515,7 @@ impl<S: Store> SksApplet<S> {
                 .finish()?;
             let s = card.session_mut(session)?;
             s.verify_mac("addExtension", &data, &a.mac)?;
-            let plain = if a.sub_type == SUB_TYPE_ENCRYPTED {
+            let plain = if sub_type == SubType::EncryptedExtension {
                 s.decrypt(&a.extension_data)?
             } else {
                 Secret::new(a.extension_data.to_vec())
@@ -532,7 +526,7 @@ impl<S: Store> SksApplet<S> {
                 .ok_or_else(|| no_key(a.key_handle))?;
             key.extensions.push(Extension {
                 type_uri: a.r#type.to_string(),
-                sub_type: a.sub_type,
+                sub_type,
                 qualifier: a.qualifier.clone(),
                 data: plain,
             });

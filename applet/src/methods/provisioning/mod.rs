@@ -11,7 +11,6 @@ mod post;
 pub(crate) mod security;
 mod session;
 
-pub(crate) use key::SUB_TYPE_PROPERTY_BAG;
 pub use session::MAX_OPEN_SESSIONS;
 
 use crate::db::Session;

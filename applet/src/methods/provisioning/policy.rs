@@ -1,14 +1,15 @@
 //! PIN and PUK policy objects: createPukPolicy [8], createPinPolicy [9] (spec 7.4, 5.5-5.7;
 //! spec-notes §4.7-4.8).
 
-use crate::auth::pin_rules::{
-    syntax_ok, FORMAT_ALPHANUMERIC, FORMAT_STRING, PATTERN_MISSING_GROUP,
-};
+use crate::auth::pin_rules::syntax_ok;
 use crate::db::{PinPolicy, PukPolicy};
 use crate::error::option;
 use crate::methods::provisioning::security::MacData;
 use crate::state::SksApplet;
 use crate::store::{Kind, Store};
+use apdu_spec::values::{
+    Grouping, InputMethod, PatternRestriction, PatternRestrictions, PinFormat,
+};
 use apdu_spec::{
     CreatePinPolicyArgs, CreatePinPolicyOutput, CreatePukPolicyArgs, CreatePukPolicyOutput,
     SksError,
@@ -25,9 +26,7 @@ impl<S: Store> SksApplet<S> {
     ) -> Result<CreatePukPolicyOutput, SksError> {
         let session = self.open_session(a.provisioning_handle)?.handle;
         self.provisioning_step(session, |card| {
-            if a.format > 3 {
-                return Err(option("Invalid PUK format"));
-            }
+            let format = PinFormat::try_from(a.format).map_err(|_| option("Invalid PUK format"))?;
             if a.retry_limit > 10_000 {
                 return Err(option("PUK retryLimit must be 0-10000"));
             }
@@ -37,7 +36,7 @@ impl<S: Store> SksApplet<S> {
             if puk.is_empty() || puk.len() > MAX_SECRET_LEN {
                 return Err(option("PUK length error"));
             }
-            if !syntax_ok(a.format, &puk) {
+            if !syntax_ok(format, &puk) {
                 return Err(option("PUK syntax error"));
             }
             let data = MacData::new()
@@ -54,7 +53,7 @@ impl<S: Store> SksApplet<S> {
                 session,
                 id: a.id.to_string(),
                 value: puk,
-                format: a.format,
+                format,
                 retry_limit: a.retry_limit,
                 error_count: 0,
                 referenced: false,
@@ -73,21 +72,16 @@ impl<S: Store> SksApplet<S> {
     ) -> Result<CreatePinPolicyOutput, SksError> {
         let session = self.open_session(a.provisioning_handle)?.handle;
         self.provisioning_step(session, |card| {
-            if a.grouping > 3 {
-                return Err(option("Invalid PIN grouping"));
-            }
-            if a.input_method > 2 {
-                return Err(option("Invalid PIN inputMethod"));
-            }
-            if a.format > 3 {
-                return Err(option("Invalid PIN format"));
-            }
+            let grouping =
+                Grouping::try_from(a.grouping).map_err(|_| option("Invalid PIN grouping"))?;
+            let input_method = InputMethod::try_from(a.input_method)
+                .map_err(|_| option("Invalid PIN inputMethod"))?;
+            let format = PinFormat::try_from(a.format).map_err(|_| option("Invalid PIN format"))?;
             if !(1..=10_000).contains(&a.retry_limit) {
                 return Err(option("PIN retryLimit must be 1-10000"));
             }
-            if a.pattern_restrictions & !0x1F != 0 {
-                return Err(option("Invalid PIN patternRestrictions"));
-            }
+            let patterns = PatternRestrictions::try_from(a.pattern_restrictions)
+                .map_err(|_| option("Invalid PIN patternRestrictions"))?;
             let puk = match a.puk_policy_handle {
                 0 => None,
                 h => match card.db.puk(h) {
@@ -95,8 +89,8 @@ impl<S: Store> SksApplet<S> {
                     _ => return Err(option("Referenced PUK policy object not found")),
                 },
             };
-            if a.pattern_restrictions & PATTERN_MISSING_GROUP != 0
-                && !matches!(a.format, FORMAT_ALPHANUMERIC | FORMAT_STRING)
+            if patterns.contains(PatternRestriction::MissingGroup)
+                && !matches!(format, PinFormat::Alphanumeric | PinFormat::String)
             {
                 return Err(option(
                     "Missing-group pattern needs format alphanumeric or string",
@@ -137,13 +131,13 @@ impl<S: Store> SksApplet<S> {
                 puk: puk.map(|(h, _)| h),
                 user_defined: a.user_defined,
                 user_modifiable: a.user_modifiable,
-                format: a.format,
+                format,
                 retry_limit: a.retry_limit,
-                grouping: a.grouping,
-                pattern_restrictions: a.pattern_restrictions,
+                grouping,
+                pattern_restrictions: patterns,
                 min_length: a.min_length,
                 max_length: a.max_length,
-                input_method: a.input_method,
+                input_method,
                 referenced: false,
             });
             Ok(CreatePinPolicyOutput {

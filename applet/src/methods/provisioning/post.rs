@@ -4,13 +4,13 @@
 
 use super::key::no_key;
 use super::session::verify_kmk_signature;
-use crate::auth::pin_rules::GROUPING_SHARED;
 use crate::crypto::{hmac_sha256, PublicKey};
 use crate::db::PostOp;
 use crate::error::option;
 use crate::methods::provisioning::security::MacData;
 use crate::state::SksApplet;
 use crate::store::Store;
+use apdu_spec::values::Grouping;
 use apdu_spec::{
     ErrorCode, Mac, PostCloneKeyProtectionArgs, PostDeleteKeyArgs, PostUnlockKeyArgs,
     PostUpdateKeyArgs, SksError,
@@ -107,7 +107,7 @@ impl<S: Store> SksApplet<S> {
                 Op::Unlock if target_pin.is_none() => {
                     return Err(option(format!("Key {target} is not PIN protected")));
                 }
-                Op::Clone if target_pin.is_some_and(|p| p.grouping != GROUPING_SHARED) => {
+                Op::Clone if target_pin.is_some_and(|p| p.grouping != Grouping::Shared) => {
                     return Err(option("Cloned key protection must have PIN grouping shared"));
                 }
                 _ => {}
