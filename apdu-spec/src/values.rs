@@ -167,6 +167,12 @@ macro_rules! spec_bits {
             /// Every bit the spec defines.
             pub const MASK: u8 = 0 $(| $value)+;
 
+            /// The bits of `v` the spec defines, dropping the others (for reading a card's
+            /// answer leniently; `TryFrom<u8>` refuses undefined bits).
+            pub const fn from_bits_truncate(v: u8) -> Self {
+                Self(v & Self::MASK)
+            }
+
             /// The byte.
             pub const fn bits(self) -> u8 {
                 self.0

@@ -413,9 +413,9 @@ pub struct PinPolicySpecifier {
 }
 
 impl PinPolicySpecifier {
-    /// The OR of the pattern restriction bits.
-    pub fn pattern_bits(&self) -> u8 {
-        each(&self.pattern_restrictions).fold(0, |a, p| a | p.sks())
+    /// The pattern restriction bits.
+    pub fn pattern_restrictions(&self) -> PatternRestrictions {
+        each(&self.pattern_restrictions).copied().collect()
     }
 
     /// `userDefined` is derived: false when the keys carry `encryptedPin`.

@@ -172,7 +172,7 @@ fn parse_time(s: &str, utc: bool) -> Result<i64, String> {
 }
 
 macro_rules! wire_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal => $value:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
         pub enum $name {
@@ -190,16 +190,6 @@ macro_rules! wire_enum {
         }
 
         impl $name {
-            /// The SKS byte value.
-            pub fn sks(self) -> u8 {
-                match self { $(Self::$variant => $value),+ }
-            }
-
-            /// The value for an SKS byte.
-            pub fn from_sks(v: u8) -> Option<Self> {
-                match v { $($value => Some(Self::$variant),)+ _ => None }
-            }
-
             /// The JSON name.
             pub fn name(self) -> &'static str {
                 match self { $(Self::$variant => $text),+ }
@@ -208,45 +198,20 @@ macro_rules! wire_enum {
     };
 }
 
-wire_enum!(
-    /// `appUsage`.
-    AppUsage { Signature = "signature" => 0, Authentication = "authentication" => 1, Encryption = "encryption" => 2, Universal = "universal" => 3 }
-);
-wire_enum!(
-    /// `format` of a PIN or PUK.
-    PinFormat { Numeric = "numeric" => 0, Alphanumeric = "alphanumeric" => 1, String = "string" => 2, Binary = "binary" => 3 }
-);
-wire_enum!(
-    /// `grouping` of a PIN policy.
-    Grouping { None = "none" => 0, Shared = "shared" => 1, SignaturePlusStandard = "signature+standard" => 2, Unique = "unique" => 3 }
-);
-wire_enum!(
-    /// `inputMethod` of a PIN policy.
-    InputMethod { Any = "any" => 0, Programmatic = "programmatic" => 1, TrustedGui = "trusted-gui" => 2 }
-);
-wire_enum!(
-    /// One `patternRestrictions` element (the SKS value is its bit).
-    PatternRestriction { TwoInARow = "two-in-a-row" => 0x01, ThreeInARow = "three-in-a-row" => 0x02, Sequence = "sequence" => 0x04, Repeated = "repeated" => 0x08, MissingGroup = "missing-group" => 0x10 }
-);
-wire_enum!(
-    /// `biometricProtection`.
-    BiometricProtection { None = "none" => 0, Alternative = "alternative" => 1, Combined = "combined" => 2, Exclusive = "exclusive" => 3 }
-);
-wire_enum!(
-    /// `exportProtection` (absent = non-exportable).
-    ExportProtection { None = "none" => 0, Pin = "pin" => 1, Puk = "puk" => 2, NonExportable = "non-exportable" => 3 }
-);
-wire_enum!(
-    /// `deleteProtection` (absent = none).
-    DeleteProtection { None = "none" => 0, Pin = "pin" => 1, Puk = "puk" => 2, NonDeletable = "non-deletable" => 3 }
-);
+// The SKS attribute enums are apdu-spec's (one definition of each byte and name): KeyGen2
+// carries them by their spec names (the `serde` feature of apdu-spec).
+pub use apdu_spec::values::{
+    AppUsage, BiometricProtection, DeleteProtection, ExportProtection, Grouping, InputMethod,
+    PatternRestriction, PatternRestrictions, PinFormat,
+};
+
 wire_enum!(
     /// `action` of an InvocationRequest.
-    Action { Manage = "manage" => 0, Unlock = "unlock" => 1 }
+    Action { Manage = "manage", Unlock = "unlock" }
 );
 wire_enum!(
     /// `targetKeyContainers` elements.
-    KeyContainer { Software = "software" => 0, Embedded = "embedded" => 1, Uicc = "uicc" => 2, Sdcard = "sdcard" => 3, External = "external" => 4 }
+    KeyContainer { Software = "software", Embedded = "embedded", Uicc = "uicc", Sdcard = "sdcard", External = "external" }
 );
 
 /// The `@context` every message carries.
@@ -307,11 +272,19 @@ mod tests {
 
     #[test]
     fn enums() {
-        assert_eq!(Grouping::SignaturePlusStandard.sks(), 2);
+        assert_eq!(u8::from(Grouping::SignaturePlusStandard), 2);
         assert_eq!(
-            ExportProtection::from_sks(3),
+            ExportProtection::try_from(3).ok(),
             Some(ExportProtection::NonExportable)
         );
         assert!(serde_json::from_str::<AppUsage>("\"bogus\"").is_err());
+        assert_eq!(
+            serde_json::to_string(&Grouping::SignaturePlusStandard).unwrap(),
+            "\"signature+standard\""
+        );
+        assert_eq!(
+            serde_json::from_str::<PatternRestriction>("\"two-in-a-row\"").unwrap(),
+            PatternRestriction::TwoInARow
+        );
     }
 }

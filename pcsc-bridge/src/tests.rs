@@ -3,8 +3,8 @@
 use crate::{CallOptions, Error, InProcess, Sks, Transport, TransportError};
 use apdu_spec::envelope::AID;
 use apdu_spec::{
-    encode_response, Bytes, DeviceInfo, ErrorCode, ExportKey, ExportKeyArgs, ExportKeyOutput,
-    Method, SksError, Uri, Wire,
+    encode_response, Bytes, DeviceImplementation, DeviceInfo, DeviceLocation, DeviceType,
+    ErrorCode, ExportKey, ExportKeyArgs, ExportKeyOutput, Method, SksError, Uri, Wire,
 };
 use std::collections::VecDeque;
 
@@ -105,7 +105,11 @@ fn exported(key: &[u8]) -> ExportKeyOutput {
 fn device_info() -> DeviceInfo {
     DeviceInfo {
         api_level: 0x0100,
-        device_type: 0,
+        device_type: DeviceType {
+            location: DeviceLocation::External,
+            implementation: DeviceImplementation::Software,
+        }
+        .into(),
         update_url: Uri::default(),
         vendor_name: "Test vendor".into(),
         vendor_description: "A scripted card".into(),

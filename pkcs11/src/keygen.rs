@@ -21,6 +21,7 @@ use apdu_spec::algorithms::{
 };
 use apdu_spec::methods::DeleteKeyArgs;
 use apdu_spec::types::Bytes;
+use apdu_spec::values::{AppUsage, DeleteProtection, ExportProtection};
 use cryptoki_sys::*;
 use sks_issuer::{Ca, Curve, Issuer, PinPolicy};
 use std::path::PathBuf;
@@ -184,11 +185,15 @@ pub fn generate(
     };
     let extractable = flag(private, CKA_EXTRACTABLE) == Some(true);
     let export_protection = match (extractable, pin.is_some()) {
-        (false, _) => 3,
-        (true, true) => 1,
-        (true, false) => 0,
+        (false, _) => ExportProtection::NonExportable,
+        (true, true) => ExportProtection::Pin,
+        (true, false) => ExportProtection::None,
     };
-    let delete_protection = if pin.is_some() { 1 } else { 0 };
+    let delete_protection = if pin.is_some() {
+        DeleteProtection::Pin
+    } else {
+        DeleteProtection::None
+    };
 
     let issuer = Issuer::with_ca(load_ca()?).with_uri(LOCAL_ISSUER_URI);
     let fail = |what: &str, e: sks_issuer::Error| {
@@ -228,9 +233,9 @@ pub fn generate(
             .algorithm(alg)
             .endorse(&endorsed)
             .friendly_name(&label)
-            .export_protection(export_protection)
-            .delete_protection(delete_protection)
-            .app_usage(3)
+            .export_protection(export_protection.into())
+            .delete_protection(delete_protection.into())
+            .app_usage(AppUsage::Universal.into())
             .create()
             .map_err(|e| fail("createKeyEntry", e))?;
         let key = s.certify(&key).map_err(|e| fail("setCertificatePath", e))?;

@@ -4,20 +4,14 @@
 use crate::object::{Attrs, Kind, Object};
 use apdu_spec::algorithms::{asymmetric_encryption, hmac, key_agreement, signature, symmetric};
 use apdu_spec::methods::{GetKeyAttributesOutput, GetKeyProtectionInfoOutput};
+use apdu_spec::values::{
+    AppUsage, ExportProtection, KeyBackup, KeyBackupFlag, ProtectionFlag, ProtectionStatus,
+};
 use cryptoki_sys::*;
 use der::{Decode, Encode};
 use sha1::{Digest, Sha1};
 use sks_issuer::Curve;
 use x509_cert::Certificate;
-
-/// protectionStatus bits (getKeyProtectionInfo).
-pub const PIN_PROTECTED: u8 = 0x01;
-/// The key's PIN is blocked.
-pub const PIN_BLOCKED: u8 = 0x04;
-/// keyBackup bit: the key material was imported (not generated in the card).
-pub const KEY_IMPORTED: u8 = 0x01;
-/// keyBackup bit: the key has been exported (exportKey).
-pub const KEY_EXPORTED: u8 = 0x02;
 
 /// The kind of key material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,9 +114,19 @@ impl KeyInfo {
         })
     }
 
+    /// getKeyProtectionInfo's protectionStatus (bits the spec does not define ignored).
+    pub fn status(&self) -> ProtectionStatus {
+        ProtectionStatus::from_bits_truncate(self.protection.protection_status)
+    }
+
+    /// getKeyProtectionInfo's keyBackup (bits the spec does not define ignored).
+    pub fn backup(&self) -> KeyBackup {
+        KeyBackup::from_bits_truncate(self.protection.key_backup)
+    }
+
     /// PIN protected (a PIN goes with every use).
     pub fn pin_protected(&self) -> bool {
-        self.protection.protection_status & PIN_PROTECTED != 0
+        self.status().contains(ProtectionFlag::PinProtected)
     }
 
     /// CKA_LABEL: the friendly name, else the certificate subject's CN-less fallback "SKS key N".
@@ -165,9 +169,9 @@ impl KeyInfo {
         if !endorsed.is_empty() {
             return true;
         }
-        match self.attrs.app_usage {
-            0 | 1 => usage == Usage::Sign,
-            2 => usage != Usage::Sign,
+        match AppUsage::try_from(self.attrs.app_usage) {
+            Ok(AppUsage::Signature | AppUsage::Authentication) => usage == Usage::Sign,
+            Ok(AppUsage::Encryption) => usage != Usage::Sign,
             _ => true,
         }
     }
@@ -198,7 +202,8 @@ impl KeyInfo {
         // would also mark the key EXPORTED on the card): CKA_SENSITIVE is always true.
         // CKA_EXTRACTABLE tells whether the SKS exportKey may release the key at all.
         let sensitive = true;
-        let extractable = self.protection.export_protection != 3;
+        let extractable =
+            self.protection.export_protection != u8::from(ExportProtection::NonExportable);
         let private = self.pin_protected();
         let label = self.label();
         let common = |a: &mut Attrs, class: CK_OBJECT_CLASS, private: bool| {
@@ -216,7 +221,7 @@ impl KeyInfo {
                 .set(CKA_START_DATE, Vec::new())
                 .set(CKA_END_DATE, Vec::new())
                 // Generated inside the card (not importPrivateKey/importSymmetricKey).
-                .flag(CKA_LOCAL, self.protection.key_backup & KEY_IMPORTED == 0)
+                .flag(CKA_LOCAL, !self.backup().contains(KeyBackupFlag::Imported))
                 .ulong(
                     CKA_KEY_GEN_MECHANISM,
                     match self.key_type {
@@ -344,7 +349,7 @@ impl KeyInfo {
         extractable: bool,
         always_authenticate: bool,
     ) {
-        let exported = self.protection.key_backup & KEY_EXPORTED != 0;
+        let exported = self.backup().contains(KeyBackupFlag::Exported);
         a.flag(CKA_SENSITIVE, sensitive)
             .flag(CKA_ALWAYS_SENSITIVE, sensitive && !exported)
             .flag(CKA_EXTRACTABLE, extractable)

@@ -2,18 +2,16 @@
 //! Every PIN is judged by the card; the module keeps one only after the card accepted it.
 
 use crate::ffi::Rv;
-use crate::keys::{KeyInfo, PIN_BLOCKED};
+use crate::keys::KeyInfo;
 use crate::ops::{card_error, check_pin};
 use crate::token::Token;
 use apdu_spec::methods::*;
 use apdu_spec::types::Bytes;
+use apdu_spec::values::{ProtectionFlag, ProtectionStatus};
 use apdu_spec::ErrorCode;
 use cryptoki_sys::*;
 use std::collections::HashSet;
 use zeroize::Zeroizing;
-
-/// getKeyProtectionInfo bit: the key has a PUK.
-const PUK_PROTECTED: u8 = 0x02;
 
 /// Re-reads `key`'s protection and tells whether its PIN is blocked now.
 fn blocked(t: &mut Token, key: u32) -> bool {
@@ -23,7 +21,9 @@ fn blocked(t: &mut Token, key: u32) -> bool {
     else {
         return false;
     };
-    let is_blocked = p.protection_status & PIN_BLOCKED != 0 || p.pin_error_count >= p.retry_limit;
+    let is_blocked = ProtectionStatus::from_bits_truncate(p.protection_status)
+        .contains(ProtectionFlag::PinBlocked)
+        || p.pin_error_count >= p.retry_limit;
     if let Some(k) = t.keys.iter_mut().find(|k| k.handle == key) {
         k.protection = p;
     }
@@ -63,7 +63,7 @@ pub fn login_so(t: &mut Token, puk: &[u8]) -> Rv {
         return Err(CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
     }
     let anchor = t.anchor().cloned().ok_or(CKR_USER_PIN_NOT_INITIALIZED)?;
-    if anchor.protection.protection_status & PUK_PROTECTED == 0 {
+    if !anchor.status().contains(ProtectionFlag::PukProtected) {
         return Err(CKR_USER_TYPE_INVALID);
     }
     t.card

@@ -25,10 +25,11 @@
 
 use crate::backend::Card;
 use crate::ffi::Rv;
-use crate::keys::{KeyInfo, PIN_BLOCKED};
+use crate::keys::KeyInfo;
 use crate::object::{Kind, Object};
 use crate::ops::card_error;
 use apdu_spec::methods::*;
+use apdu_spec::values::{AppUsage, Grouping, ProtectionFlag};
 use cryptoki_sys::*;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -227,7 +228,7 @@ impl Token {
             f |= CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED;
             let p = &k.protection;
             let left = p.retry_limit.saturating_sub(p.pin_error_count);
-            if p.protection_status & PIN_BLOCKED != 0 || left == 0 {
+            if k.status().contains(ProtectionFlag::PinBlocked) || left == 0 {
                 f |= CKF_USER_PIN_LOCKED;
             } else {
                 if p.pin_error_count > 0 {
@@ -271,13 +272,14 @@ fn user_group(keys: &[KeyInfo]) -> HashSet<u32> {
             && a.input_method == b.input_method
             && a.user_modifiable == b.user_modifiable
     };
-    // Grouping (createPinPolicy): 1 shared = one PIN for the policy's keys; 2 = one PIN for
-    // its signature keys and one for the others; 0 none / 3 unique = a PIN per key.
+    // Grouping (createPinPolicy): shared = one PIN for the policy's keys; signature+standard =
+    // one PIN for its signature keys and one for the others; none / unique = a PIN per key.
+    let signature = |k: &KeyInfo| k.attrs.app_usage == u8::from(AppUsage::Signature);
     let shares_pin = |k: &KeyInfo| {
         k.handle == anchor.handle
-            || match anchor.protection.grouping {
-                1 => true,
-                2 => (k.attrs.app_usage == 0) == (anchor.attrs.app_usage == 0),
+            || match Grouping::try_from(anchor.protection.grouping) {
+                Ok(Grouping::Shared) => true,
+                Ok(Grouping::SignaturePlusStandard) => signature(k) == signature(anchor),
                 _ => false,
             }
     };

@@ -3,23 +3,12 @@
 //! queries, unknown mechanisms, wrong and blocked PINs, C_Initialize arguments), and the
 //! output formats (ECDSA r‖s, verified with RustCrypto's p256).
 
+#[macro_use]
 mod common;
 
 use cryptoki_sys::*;
 use p256::ecdsa::signature::Verifier;
 use std::ptr::null_mut;
-
-fn f() -> &'static CK_FUNCTION_LIST {
-    let mut p: *mut CK_FUNCTION_LIST = null_mut();
-    assert_eq!(unsafe { sks_pkcs11::C_GetFunctionList(&mut p) }, CKR_OK);
-    unsafe { &*p }
-}
-
-macro_rules! call {
-    ($name:ident ( $($arg:expr),* )) => {
-        unsafe { (f().$name.expect(stringify!($name)))($($arg),*) }
-    };
-}
 
 fn attr(t: CK_ATTRIBUTE_TYPE, v: &mut [u8]) -> CK_ATTRIBUTE {
     CK_ATTRIBUTE {
@@ -88,7 +77,7 @@ fn c_api_return_codes_and_formats() {
     let iface = unsafe { &*iface };
     assert_eq!(
         iface.pFunctionList as *const CK_FUNCTION_LIST,
-        f() as *const _
+        common::f() as *const _
     );
     let name = unsafe { std::ffi::CStr::from_ptr(iface.pInterfaceName as *const _) };
     assert_eq!(name.to_bytes(), b"PKCS 11");

@@ -5,26 +5,7 @@
 
 mod common;
 
-use common::{module, Fixture, PIN};
-
-/// Exports `label`'s certificate with pkcs11-tool and returns the PEM public key file name.
-fn export_public(f: &Fixture, label: &str) -> String {
-    let der = format!("{label}.der");
-    let pem = format!("{label}.pub.pem");
-    f.ok(&mut f.p11(&[
-        "--read-object",
-        "--type",
-        "cert",
-        "--label",
-        label,
-        "-o",
-        &der,
-    ]));
-    f.ok(&mut f.openssl(&[
-        "x509", "-inform", "DER", "-in", &der, "-pubkey", "-noout", "-out", &pem,
-    ]));
-    pem
-}
+use common::{export_public, module, openssl_verify, Fixture, PIN};
 
 #[test]
 fn openssl_engine_signs_with_a_pkcs11_uri() {
@@ -44,15 +25,7 @@ fn openssl_engine_signs_with_a_pkcs11_uri() {
         ]);
         cmd.env("PKCS11_MODULE_PATH", module());
         f.ok(&mut cmd);
-        let v = f.ok(&mut f.openssl(&[
-            "dgst",
-            "-sha256",
-            "-verify",
-            &pem,
-            "-signature",
-            &sig,
-            "data",
-        ]));
+        let v = openssl_verify(&f, "-sha256", &pem, &sig, "data");
         assert!(v.contains("Verified OK"), "{label}: {v}");
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Fixture, AES_KEY, HMAC_KEY, PIN};
+use common::{export_public, openssl_verify, Fixture, AES_KEY, HMAC_KEY, PIN};
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -35,25 +35,6 @@ fn id_of_secret(f: &Fixture, label: &str) -> String {
     lines
         .find_map(|l| l.trim().strip_prefix("ID:").map(|id| id.trim().to_owned()))
         .unwrap_or_else(|| panic!("no object labelled {label}:\n{listing}"))
-}
-
-/// Exports the certificate of `label` and its public key (PEM) as `<label>.der` / `.pub.pem`.
-fn export_public(f: &Fixture, label: &str) -> String {
-    let der = format!("{label}.der");
-    let pem = format!("{label}.pub.pem");
-    f.ok(&mut f.p11(&[
-        "--read-object",
-        "--type",
-        "cert",
-        "--label",
-        label,
-        "-o",
-        &der,
-    ]));
-    f.ok(&mut f.openssl(&[
-        "x509", "-inform", "DER", "-in", &der, "-pubkey", "-noout", "-out", &pem,
-    ]));
-    pem
 }
 
 #[test]
@@ -113,15 +94,7 @@ fn lists_objects_and_signs_with_ec_and_rsa() {
         "--signature-format",
         "openssl",
     ]));
-    let v = f.ok(&mut f.openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        &ec_pub,
-        "-signature",
-        "ec.sig",
-        "data",
-    ]));
+    let v = openssl_verify(&f, "-sha256", &ec_pub, "ec.sig", "data");
     assert!(v.contains("Verified OK"), "{v}");
 
     // CKM_ECDSA on a 32-byte digest: mapped to ecdsa-sha256 (the key is endorsed only for it).
@@ -142,15 +115,7 @@ fn lists_objects_and_signs_with_ec_and_rsa() {
         "--signature-format",
         "openssl",
     ]));
-    let v = f.ok(&mut f.openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        &ec_pub,
-        "-signature",
-        "ec-raw.sig",
-        "data",
-    ]));
+    let v = openssl_verify(&f, "-sha256", &ec_pub, "ec-raw.sig", "data");
     assert!(v.contains("Verified OK"), "{v}");
     // Raw r||s of fixed length without --signature-format.
     f.ok(&mut f.p11(&[
@@ -184,15 +149,7 @@ fn lists_objects_and_signs_with_ec_and_rsa() {
         "-o",
         "rsa.sig",
     ]));
-    let v = f.ok(&mut f.openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        &rsa_pub,
-        "-signature",
-        "rsa.sig",
-        "data",
-    ]));
+    let v = openssl_verify(&f, "-sha256", &rsa_pub, "rsa.sig", "data");
     assert!(v.contains("Verified OK"), "{v}");
     let mut digest_info = hex::decode("3031300d060960864801650304020105000420").unwrap();
     digest_info.extend(read(&f, "data.sha256"));
@@ -478,7 +435,7 @@ fn generates_deletes_changes_pin_and_passes_its_self_test() {
             args.extend(["--signature-format", "openssl"]);
         }
         f.ok(&mut f.p11(&args));
-        let v = f.ok(&mut f.openssl(&["dgst", md, "-verify", &pem, "-signature", &sig, "data"]));
+        let v = openssl_verify(&f, md, &pem, &sig, "data");
         assert!(v.contains("Verified OK"), "{v}");
     }
     let gen_ec_id = id_of(&f, "gen-ec");

@@ -2,23 +2,12 @@
 //! removed card's token and sessions go, the re-inserted card comes back as the same token.
 //! The module runs in this process (its own libpcsclite client on the private pcscd).
 
+#[macro_use]
 mod common;
 
 use conformance_tests::CardUnderTest;
 use cryptoki_sys::*;
 use std::ptr::null_mut;
-
-fn f() -> &'static CK_FUNCTION_LIST {
-    let mut p: *mut CK_FUNCTION_LIST = null_mut();
-    assert_eq!(unsafe { sks_pkcs11::C_GetFunctionList(&mut p) }, CKR_OK);
-    unsafe { &*p }
-}
-
-macro_rules! call {
-    ($name:ident ( $($arg:expr),* )) => {
-        unsafe { (f().$name.expect(stringify!($name)))($($arg),*) }
-    };
-}
 
 fn slots_with_token() -> Vec<CK_SLOT_ID> {
     let mut n: CK_ULONG = 0;

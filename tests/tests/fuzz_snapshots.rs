@@ -29,16 +29,16 @@ use proptest::prelude::*;
 use sks_issuer::PinPolicy;
 use std::sync::OnceLock;
 use std::time::Duration;
-use user::{alg, hmac_args, key, sign_args, sym_key, uri, with_pin};
+use user::{
+    alg, hmac_args, key, sign_args, sym_key, uri, with_pin, DeleteProtection, ExportProtection,
+    PinFormat,
+};
 
 /// 256 KiB of EEPROM: room for the snapshot's objects, small enough to copy per case.
 const GEOMETRY: Geometry = Geometry {
     page_size: 256,
     page_count: 1024,
 };
-
-/// deleteProtection / exportProtection "not allowed".
-const NOT_ALLOWED: u8 = 3;
 
 type SnapshotCard = SksCard<EepromStore<RamMedium>>;
 
@@ -99,12 +99,14 @@ fn provisioned_snapshot() -> Snapshot {
     let mut sks = Sks::new(InProcess::from_box(card).expect("SELECT"));
     let issuer = user::issuer();
     let closed = user::provision(&mut sks, &issuer, |s| {
-        let puk = s.puk("PUK", b"123456", 0, 3).expect("createPukPolicy");
+        let puk = s
+            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
+            .expect("createPukPolicy");
         s.pin_policy("PIN", Some(&puk), PinPolicy::default())
             .expect("createPinPolicy");
         key(s, "Sig", alg::RSA1024, &[alg::RSA_SHA256], |k| {
-            k.delete_protection = NOT_ALLOWED;
-            k.export_protection = NOT_ALLOWED;
+            k.delete_protection = DeleteProtection::NonDeletable.into();
+            k.export_protection = ExportProtection::NonExportable.into();
         });
         key(s, "Pin", alg::EC_P256, &[], with_pin("PIN", b"1234"));
         sym_key(s, "Hmac", &[7; 32], &[alg::HMAC_SHA256], |_| {});

@@ -77,7 +77,9 @@ fn management_of_keys_in_open_sessions_is_error_no_key() {
     let mut sks = card();
     let issuer = issuer();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let k = key(&mut s, "K", alg::EC_P256, &[], |k| k.export_protection = 0);
+    let k = key(&mut s, "K", alg::EC_P256, &[], |k| {
+        k.export_protection = ExportProtection::None.into()
+    });
     s.property_bag(&k, "urn:bag", &[Property::new("P", "v", true)])
         .unwrap();
     let c = s.sks();
@@ -145,7 +147,7 @@ fn key_attributes_and_extensions_round_trip() {
             &[alg::ECDSA_SHA512, alg::ECDSA_SHA256],
             |k| {
                 k.friendly_name = "My signing key ✓".into();
-                k.app_usage = SIGNATURE;
+                k.app_usage = AppUsage::Signature.into();
             },
         );
         s.extension(&k, "urn:ext:plain", b"plain data").unwrap();
@@ -154,7 +156,9 @@ fn key_attributes_and_extensions_round_trip() {
         s.property_bag(&k, "urn:ext:bag", &otp_bag("0", Some(("Label", ""))))
             .unwrap();
         s.logotype(&k, "urn:ext:logo", "image/png", &logo).unwrap();
-        sym_key(s, "Sym", &[1; 24], &[], |k| k.app_usage = AUTHENTICATION);
+        sym_key(s, "Sym", &[1; 24], &[], |k| {
+            k.app_usage = AppUsage::Authentication.into()
+        });
     });
     let k = closed.key("Sig").unwrap();
     let a = ok(attributes(&mut sks, k.handle), "getKeyAttributes");
@@ -167,7 +171,7 @@ fn key_attributes_and_extensions_round_trip() {
         k.certificate_path,
         "certificate path verbatim"
     );
-    assert_eq!(a.app_usage, SIGNATURE);
+    assert_eq!(a.app_usage, u8::from(AppUsage::Signature));
     assert_eq!(a.friendly_name, "My signing key ✓");
     assert_eq!(
         a.endorsed_algorithms
@@ -196,7 +200,7 @@ fn key_attributes_and_extensions_round_trip() {
         "sym",
     );
     assert_eq!(s.symmetric_key_length, 24);
-    assert_eq!(s.app_usage, AUTHENTICATION);
+    assert_eq!(s.app_usage, u8::from(AppUsage::Authentication));
     assert!(s.endorsed_algorithms.is_empty());
     assert!(s.types.is_empty());
 
@@ -295,34 +299,43 @@ fn protection_info_fields() {
     let mut sks = bio_card();
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
-        let puk = s.puk("PUK", b"ABC123", 1, 7).unwrap();
+        let puk = s
+            .puk("PUK", b"ABC123", PinFormat::Alphanumeric.into(), 7)
+            .unwrap();
         let policy = PinPolicy {
             user_defined: false,
             user_modifiable: false,
-            format: 1,
+            format: PinFormat::Alphanumeric.into(),
             retry_limit: 5,
-            grouping: 1,
-            pattern_restrictions: 0x04 | 0x01,
+            grouping: Grouping::Shared.into(),
+            pattern_restrictions: u8::from(
+                PatternRestriction::Sequence | PatternRestriction::TwoInARow,
+            ),
             min_length: 5,
             max_length: 12,
-            input_method: 2,
+            input_method: InputMethod::TrustedGui.into(),
         };
         s.pin_policy("PIN", Some(&puk), policy).unwrap();
         key(s, "Pinned", alg::EC_P256, &[], |k| {
             with_pin("PIN", b"A1B2C")(k);
             k.enable_pin_caching = true;
-            k.export_protection = 2;
-            k.delete_protection = 1;
-            k.biometric_protection = 1;
+            k.export_protection = ExportProtection::Puk.into();
+            k.delete_protection = DeleteProtection::Pin.into();
+            k.biometric_protection = BiometricProtection::Alternative.into();
         });
         key(s, "Plain", alg::EC_P256, &[], |k| {
-            k.export_protection = 0;
-            k.delete_protection = 3;
+            k.export_protection = ExportProtection::None.into();
+            k.delete_protection = DeleteProtection::NonDeletable.into();
         });
-        sym_key(s, "Sym", &[1; 16], &[], |k| k.export_protection = 0);
+        sym_key(s, "Sym", &[1; 16], &[], |k| {
+            k.export_protection = ExportProtection::None.into()
+        });
     });
     let p = protection(&mut sks, closed.key("Pinned").unwrap().handle);
-    assert_eq!(p.protection_status, PIN_PROTECTED | PUK_PROTECTED);
+    assert_eq!(
+        p.protection_status,
+        u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected)
+    );
     assert_eq!(
         (p.puk_format, p.puk_retry_limit, p.puk_error_count),
         (1, 7, 0)
@@ -386,12 +399,21 @@ fn protection_info_fields() {
 
     // keyBackup: IMPORTED for the imported symmetric key, EXPORTED after exportKey.
     let sym = closed.key("Sym").unwrap().handle;
-    assert_eq!(protection(&mut sks, sym).key_backup, IMPORTED);
+    assert_eq!(
+        protection(&mut sks, sym).key_backup,
+        u8::from(KeyBackupFlag::Imported)
+    );
     ok(export(&mut sks, sym, b""), "export");
-    assert_eq!(protection(&mut sks, sym).key_backup, IMPORTED | EXPORTED);
+    assert_eq!(
+        protection(&mut sks, sym).key_backup,
+        u8::from(KeyBackupFlag::Imported | KeyBackupFlag::Exported)
+    );
     let plain = closed.key("Plain").unwrap().handle;
     ok(export(&mut sks, plain, b""), "export");
-    assert_eq!(protection(&mut sks, plain).key_backup, EXPORTED);
+    assert_eq!(
+        protection(&mut sks, plain).key_backup,
+        u8::from(KeyBackupFlag::Exported)
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -409,7 +431,9 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
             ("R1024", alg::RSA1024),
             ("R2048", alg::RSA2048),
         ] {
-            key(s, id, a, &[], |k| k.export_protection = 0);
+            key(s, id, a, &[], |k| {
+                k.export_protection = ExportProtection::None.into()
+            });
         }
         imported_key(
             s,
@@ -417,7 +441,7 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
             "ImpEC",
             json!({"kind": "ec", "curve": "p256"}),
             &[],
-            |k| k.export_protection = 0,
+            |k| k.export_protection = ExportProtection::None.into(),
         );
     });
     for (id, kind) in [
@@ -429,11 +453,14 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
         ("ImpEC", "ec:secp256r1"),
     ] {
         let k = closed.key(id).unwrap();
-        assert_eq!(protection(&mut sks, k.handle).key_backup & EXPORTED, 0);
+        assert_eq!(
+            protection(&mut sks, k.handle).key_backup & u8::from(KeyBackupFlag::Exported),
+            0
+        );
         let pkcs8 = ok(export(&mut sks, k.handle, b""), "exportKey");
         assert_eq!(assert_pkcs8_matches(k, &pkcs8), kind, "{id}");
         assert_ne!(
-            protection(&mut sks, k.handle).key_backup & EXPORTED,
+            protection(&mut sks, k.handle).key_backup & u8::from(KeyBackupFlag::Exported),
             0,
             "{id}: EXPORTED set"
         );
@@ -448,26 +475,35 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
         assert_verifies(k, "sha256", &data, &sig);
     }
     let imp = closed.key("ImpEC").unwrap().handle;
-    assert_eq!(protection(&mut sks, imp).key_backup, IMPORTED | EXPORTED);
+    assert_eq!(
+        protection(&mut sks, imp).key_backup,
+        u8::from(KeyBackupFlag::Imported | KeyBackupFlag::Exported)
+    );
 }
 
 #[test]
 fn export_protection_rules() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s.puk("PUK", b"24680", 0, 3).unwrap();
+        let puk = s
+            .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
+            .unwrap();
         s.pin_policy("PIN", Some(&puk), PinPolicy::default())
             .unwrap();
-        key(s, "Never", alg::EC_P256, &[], |k| k.export_protection = 3);
+        key(s, "Never", alg::EC_P256, &[], |k| {
+            k.export_protection = ExportProtection::NonExportable.into()
+        });
         key(s, "Default", alg::EC_P256, &[], |_| {}); // KeySpec default: non-exportable
         key(s, "ByPin", alg::EC_P256, &[], |k| {
             with_pin("PIN", b"1111")(k);
-            k.export_protection = 1;
+            k.export_protection = ExportProtection::Pin.into();
         });
         sym_key(s, "ByPuk", &[0x42; 32], &[], |k| {
             with_pin("PIN", b"1111")(k);
-            k.export_protection = 2;
+            k.export_protection = ExportProtection::Puk.into();
         });
-        key(s, "Free", alg::EC_P256, &[], |k| k.export_protection = 0);
+        key(s, "Free", alg::EC_P256, &[], |k| {
+            k.export_protection = ExportProtection::None.into()
+        });
     });
     let h = |id: &str| closed.key(id).unwrap().handle;
     expect_err(
@@ -528,17 +564,21 @@ fn export_protection_rules() {
 #[test]
 fn delete_protection_rules() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s.puk("PUK", b"24680", 0, 3).unwrap();
+        let puk = s
+            .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
+            .unwrap();
         s.pin_policy("PIN", Some(&puk), PinPolicy::default())
             .unwrap();
-        key(s, "Never", alg::EC_P256, &[], |k| k.delete_protection = 3);
+        key(s, "Never", alg::EC_P256, &[], |k| {
+            k.delete_protection = DeleteProtection::NonDeletable.into()
+        });
         key(s, "ByPin", alg::EC_P256, &[], |k| {
             with_pin("PIN", b"1111")(k);
-            k.delete_protection = 1;
+            k.delete_protection = DeleteProtection::Pin.into();
         });
         key(s, "ByPuk", alg::EC_P256, &[], |k| {
             with_pin("PIN", b"1111")(k);
-            k.delete_protection = 2;
+            k.delete_protection = DeleteProtection::Puk.into();
         });
         key(s, "Free", alg::EC_P256, &[], |_| {});
     });
@@ -594,12 +634,14 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
     let mut sks = card();
     let issuer = issuer();
     let c1 = provision(&mut sks, &issuer, |s| {
-        let puk = s.puk("PUK", b"24680", 0, 3).unwrap();
+        let puk = s
+            .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
+            .unwrap();
         s.pin_policy(
             "PIN",
             Some(&puk),
             PinPolicy {
-                grouping: 1,
+                grouping: Grouping::Shared.into(),
                 ..PinPolicy::default()
             },
         )
@@ -616,7 +658,10 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
     // Deleting A leaves B's (shared) PIN and PUK objects intact.
     ok(delete(&mut sks, a, b""), "delete A");
     let p = protection(&mut sks, b);
-    assert_eq!(p.protection_status, PIN_PROTECTED | PUK_PROTECTED);
+    assert_eq!(
+        p.protection_status,
+        u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected)
+    );
     assert_eq!((p.puk_retry_limit, p.retry_limit), (3, 3));
     expect_err(
         sign(&mut sks, b, alg::ECDSA_SHA256, b"0000", &random(32)),

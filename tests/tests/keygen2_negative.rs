@@ -8,7 +8,7 @@
 #[path = "support/keygen2.rs"]
 mod kg2;
 
-use apdu_spec::ErrorCode;
+use apdu_spec::{AppUsage, ErrorCode};
 use keygen2::proxy::ProxyError;
 use kg2::*;
 use pcsc_bridge::{Sks, Transport};
@@ -306,7 +306,7 @@ fn an_algorithm_the_card_lacks_aborts() {
         "Key.Brainpool",
         Some("PIN.1"),
         "https://webpki.github.io/sks/algorithm#ec.brainpool.p256r1",
-        0,
+        AppUsage::Signature,
     ));
     let err = fails(
         &mut sks,
@@ -320,8 +320,10 @@ fn an_algorithm_the_card_lacks_aborts() {
     assert!(err.to_string().contains("brainpool"), "{err}");
     // An endorsed algorithm the card lacks.
     let mut s = Scenario::new("bad-endorsed");
-    s.keys
-        .push(KeyPlan::new("Key.1", None, alg::EC_P256, 0).endorse(&["urn:unknown:algorithm"]));
+    s.keys.push(
+        KeyPlan::new("Key.1", None, alg::EC_P256, AppUsage::Signature)
+            .endorse(&["urn:unknown:algorithm"]),
+    );
     let err = fails(&mut sks, &mut server, s, User::default(), |_, r| r);
     assert!(err.sks_code().is_some(), "{err}");
 }

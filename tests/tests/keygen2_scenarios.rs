@@ -9,7 +9,10 @@
 #[path = "support/keygen2.rs"]
 mod kg2;
 
-use apdu_spec::{Bytes, GetExtensionArgs, PerformHmacArgs, SignHashedDataArgs, Uri};
+use apdu_spec::{
+    AppUsage, Bytes, ExportProtection, GetExtensionArgs, InputMethod, KeyBackupFlag,
+    PerformHmacArgs, ProtectionFlag, SignHashedDataArgs, Uri,
+};
 use keygen2::proxy::Proxy;
 use keygen2::transport::{run_http, Ending, HttpOptions};
 use kg2::*;
@@ -148,7 +151,11 @@ fn keygen2_scenarios_over_pcsc() {
     );
     let h = verify_on_card(&mut sks, &first);
     let p = protection(&mut sks, h[0]);
-    assert_eq!(p.protection_status & 0x03, 0x03, "PIN and PUK protected");
+    assert_eq!(
+        p.protection_status & u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected),
+        u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected),
+        "PIN and PUK protected"
+    );
     assert!(p.user_defined);
     check_p256_signature(
         &mut sks,
@@ -169,11 +176,11 @@ fn keygen2_scenarios_over_pcsc() {
             "Key.P384",
             None,
             "https://webpki.github.io/sks/algorithm#ec.nist.p384",
-            2,
+            AppUsage::Encryption,
         )
         .endorse(&[alg::ECDH_RAW])
         .with(|k| {
-            k.export_protection = 0;
+            k.export_protection = ExportProtection::None.into();
             k.friendly_name = "P-384 agreement".into();
         }),
     );
@@ -239,28 +246,33 @@ fn keygen2_scenarios_over_pcsc() {
         id: "PIN.P".into(),
         puk: None,
         policy: sks_issuer::PinPolicy {
-            input_method: 2,
+            input_method: InputMethod::TrustedGui.into(),
             ..Default::default()
         },
         preset: Some(b"7777".to_vec()),
     });
     s.keys.push(
-        KeyPlan::new("Key.Imported", Some("PIN.P"), alg::EC_P256, 0)
-            .endorse(&[alg::ECDSA_SHA256])
-            .with(|k| k.enable_pin_caching = true)
-            .credential(|c| {
-                use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
-                c.trust_anchor = true;
-                c.import_private = Some((
-                    imported.to_pkcs8_der().unwrap().as_bytes().to_vec(),
-                    imported
-                        .public_key()
-                        .to_public_key_der()
-                        .unwrap()
-                        .as_bytes()
-                        .to_vec(),
-                ));
-            }),
+        KeyPlan::new(
+            "Key.Imported",
+            Some("PIN.P"),
+            alg::EC_P256,
+            AppUsage::Signature,
+        )
+        .endorse(&[alg::ECDSA_SHA256])
+        .with(|k| k.enable_pin_caching = true)
+        .credential(|c| {
+            use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
+            c.trust_anchor = true;
+            c.import_private = Some((
+                imported.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+                imported
+                    .public_key()
+                    .to_public_key_der()
+                    .unwrap()
+                    .as_bytes()
+                    .to_vec(),
+            ));
+        }),
     );
     let user = User::default(); // no PIN dialog: the PIN is preset
     let private = issuer.run(&mut sks, s, user);
@@ -273,8 +285,8 @@ fn keygen2_scenarios_over_pcsc() {
     assert!(info.privacy_enabled, "privacy mode on the card");
     assert!(!protection(&mut sks, h[0]).user_defined, "issuer-set PIN");
     assert_eq!(
-        protection(&mut sks, h[0]).key_backup & 0x01,
-        0x01,
+        protection(&mut sks, h[0]).key_backup & u8::from(KeyBackupFlag::Imported),
+        u8::from(KeyBackupFlag::Imported),
         "imported"
     );
     check_p256_signature(
@@ -298,7 +310,7 @@ fn keygen2_scenarios_over_pcsc() {
         kmk: kmk.clone(),
         filter: keygen2::messages::SearchFilter {
             subject_reg_ex: Some("\\QCN=Key.RSA\\E".into()),
-            app_usage: Some(keygen2::types::AppUsage::Authentication),
+            app_usage: Some(AppUsage::Authentication),
             ..Default::default()
         },
     });
@@ -308,12 +320,12 @@ fn keygen2_scenarios_over_pcsc() {
         filter: Default::default(),
     });
     s.keys.push(
-        KeyPlan::new("Key.Updated", None, alg::EC_P256, 0)
+        KeyPlan::new("Key.Updated", None, alg::EC_P256, AppUsage::Signature)
             .endorse(&[alg::ECDSA_SHA256])
             .credential(|c| c.update_key = Some(Issuer::target(&first, "Key.1"))),
     );
     s.keys.push(
-        KeyPlan::new("Key.Cloned", None, alg::EC_P256, 0)
+        KeyPlan::new("Key.Cloned", None, alg::EC_P256, AppUsage::Signature)
             .endorse(&[alg::ECDSA_SHA256])
             .credential(|c| c.clone_key_protection = Some(Issuer::target(&several, "Key.RSA"))),
     );
@@ -359,8 +371,8 @@ fn keygen2_scenarios_over_pcsc() {
         assert!(sign(&mut sks, updated[0], alg::ECDSA_SHA256, b"0000", b"x").is_err());
     }
     assert_eq!(
-        protection(&mut sks, updated[0]).protection_status & 0x04,
-        0x04,
+        protection(&mut sks, updated[0]).protection_status & u8::from(ProtectionFlag::PinBlocked),
+        u8::from(ProtectionFlag::PinBlocked),
         "PIN blocked"
     );
     let mut s = Scenario::new("unlock");
@@ -383,7 +395,7 @@ fn keygen2_scenarios_over_pcsc() {
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].locked, Some(true));
     assert_eq!(
-        protection(&mut sks, updated[0]).protection_status & 0x04,
+        protection(&mut sks, updated[0]).protection_status & u8::from(ProtectionFlag::PinBlocked),
         0,
         "unblocked"
     );
@@ -402,8 +414,12 @@ fn keygen2_scenarios_over_pcsc() {
     let mut s = Scenario::new("rollover");
     s.kmk = Some(newer.clone());
     s.rollover = vec![middle, kmk.clone()];
-    s.keys
-        .push(KeyPlan::new("Key.Fresh", None, alg::EC_P256, 3));
+    s.keys.push(KeyPlan::new(
+        "Key.Fresh",
+        None,
+        alg::EC_P256,
+        AppUsage::Universal,
+    ));
     s.delete_keys.push(Issuer::target(&post, "Key.Cloned"));
     let rolled = issuer.run(&mut sks, s, User::default());
     verify_on_card(&mut sks, &rolled);

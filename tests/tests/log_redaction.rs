@@ -39,12 +39,12 @@ fn the_most_verbose_log_carries_no_secret() {
     let plaintext = b"plaintext that must stay hidden!";
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
-        let puk = s.puk("PUK", puk, 0, 5).unwrap();
+        let puk = s.puk("PUK", puk, PinFormat::Numeric.into(), 5).unwrap();
         s.pin_policy("PIN", Some(&puk), PinPolicy::default())
             .unwrap();
         key(s, "Sig", alg::EC_P256, &[alg::ECDSA_SHA256], |k| {
             with_pin("PIN", pin)(k);
-            k.export_protection = 1;
+            k.export_protection = ExportProtection::Pin.into();
         });
         sym_key(
             s,

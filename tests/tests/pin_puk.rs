@@ -25,7 +25,9 @@ fn use_key(sks: &mut Card, k: &sks_issuer::Key, pin: &[u8]) -> CallResult<()> {
 #[test]
 fn wrong_pin_down_to_lock_then_puk_unlock() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s.puk("PUK", b"123456", 0, 3).unwrap();
+        let puk = s
+            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
+            .unwrap();
         s.pin_policy("PIN", Some(&puk), PinPolicy::default())
             .unwrap();
         key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
@@ -45,11 +47,12 @@ fn wrong_pin_down_to_lock_then_puk_unlock() {
         expect_err(use_key(&mut sks, k, b"9999"), AUTH, "wrong PIN");
         let p = protection(&mut sks, h);
         assert_eq!(p.pin_error_count, i);
-        let blocked = p.protection_status & PIN_BLOCKED != 0;
+        let blocked = p.protection_status & u8::from(ProtectionFlag::PinBlocked) != 0;
         assert_eq!(blocked, i == 3, "PIN_BLOCKED after {i} errors");
         assert_eq!(
-            p.protection_status & (PIN_PROTECTED | PUK_PROTECTED),
-            PIN_PROTECTED | PUK_PROTECTED
+            p.protection_status
+                & u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected),
+            u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected)
         );
     }
     // Blocked: even the right PIN fails, and the counter does not move.
@@ -82,7 +85,10 @@ fn wrong_pin_down_to_lock_then_puk_unlock() {
     ok(unlock(&mut sks, h, b"123456"), "unlockKey");
     let p = protection(&mut sks, h);
     assert_eq!((p.puk_error_count, p.pin_error_count), (0, 0));
-    assert_eq!(p.protection_status, PIN_PROTECTED | PUK_PROTECTED);
+    assert_eq!(
+        p.protection_status,
+        u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected)
+    );
     ok(use_key(&mut sks, k, b"1234"), "unlocked key signs");
     // unlockKey also works on a key that is not blocked.
     ok(unlock(&mut sks, h, b"123456"), "unlockKey when not blocked");
@@ -91,7 +97,9 @@ fn wrong_pin_down_to_lock_then_puk_unlock() {
 #[test]
 fn puk_lock() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s.puk("PUK", b"ABCD12", 1, 2).unwrap();
+        let puk = s
+            .puk("PUK", b"ABCD12", PinFormat::Alphanumeric.into(), 2)
+            .unwrap();
         s.pin_policy(
             "PIN",
             Some(&puk),
@@ -106,7 +114,10 @@ fn puk_lock() {
     let k = closed.key("K").unwrap();
     let h = k.handle;
     expect_err(use_key(&mut sks, k, b"1111"), AUTH, "wrong PIN");
-    assert_ne!(protection(&mut sks, h).protection_status & PIN_BLOCKED, 0);
+    assert_ne!(
+        protection(&mut sks, h).protection_status & u8::from(ProtectionFlag::PinBlocked),
+        0
+    );
     expect_err(unlock(&mut sks, h, b"ABCD13"), AUTH, "wrong PUK 1");
     expect_err(
         set_pin(&mut sks, h, b"ABCD14", b"5555"),
@@ -117,7 +128,12 @@ fn puk_lock() {
     assert_eq!(p.puk_error_count, 2);
     assert_eq!(
         p.protection_status,
-        PIN_PROTECTED | PUK_PROTECTED | PIN_BLOCKED | PUK_BLOCKED
+        u8::from(
+            ProtectionFlag::PinProtected
+                | ProtectionFlag::PukProtected
+                | ProtectionFlag::PinBlocked
+                | ProtectionFlag::PukBlocked
+        )
     );
     // PUK blocked: the right PUK no longer helps.
     expect_err(
@@ -139,7 +155,9 @@ fn puk_without_retry_limit_never_blocks_and_delays_every_check() {
     let (mut sks, delays) = fixed_card(7);
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
-        let puk = s.puk("PUK", b"11223344", 0, 0).unwrap();
+        let puk = s
+            .puk("PUK", b"11223344", PinFormat::Numeric.into(), 0)
+            .unwrap();
         s.pin_policy("PIN", Some(&puk), PinPolicy::default())
             .unwrap();
         key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
@@ -164,7 +182,11 @@ fn puk_without_retry_limit_never_blocks_and_delays_every_check() {
         let p = protection(&mut sks, h);
         assert_eq!(p.puk_retry_limit, 0);
         assert_eq!(p.puk_error_count, 0, "counter stays 0 (spec-notes §5.5)");
-        assert_eq!(p.protection_status & PUK_BLOCKED, 0, "never PUK_BLOCKED");
+        assert_eq!(
+            p.protection_status & u8::from(ProtectionFlag::PukBlocked),
+            0,
+            "never PUK_BLOCKED"
+        );
     }
     // The right PUK is delayed as well, and works.
     ok(unlock(&mut sks, h, b"11223344"), "unlockKey");
@@ -212,12 +234,18 @@ fn unlock_requires_a_puk() {
 #[test]
 fn change_pin_and_policy_violations() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s.puk("PUK", b"123456", 0, 5).unwrap();
+        let puk = s
+            .puk("PUK", b"123456", PinFormat::Numeric.into(), 5)
+            .unwrap();
         s.pin_policy(
             "Num",
             Some(&puk),
             PinPolicy {
-                pattern_restrictions: 0x04 | 0x01 | 0x08, // sequence, two-in-a-row, repeated
+                pattern_restrictions: u8::from(
+                    PatternRestriction::Sequence
+                        | PatternRestriction::TwoInARow
+                        | PatternRestriction::Repeated,
+                ), // sequence, two-in-a-row, repeated
                 min_length: 4,
                 max_length: 6,
                 retry_limit: 10,
@@ -229,7 +257,7 @@ fn change_pin_and_policy_violations() {
             "Three",
             None,
             PinPolicy {
-                pattern_restrictions: 0x02, // three-in-a-row
+                pattern_restrictions: PatternRestriction::ThreeInARow.into(), // three-in-a-row
                 retry_limit: 10,
                 ..PinPolicy::default()
             },
@@ -239,8 +267,8 @@ fn change_pin_and_policy_violations() {
             "Alnum",
             None,
             PinPolicy {
-                format: 1,
-                pattern_restrictions: 0x10, // missing group
+                format: PinFormat::Alphanumeric.into(),
+                pattern_restrictions: PatternRestriction::MissingGroup.into(), // missing group
                 retry_limit: 10,
                 ..PinPolicy::default()
             },
@@ -250,8 +278,8 @@ fn change_pin_and_policy_violations() {
             "Str",
             None,
             PinPolicy {
-                format: 2,
-                pattern_restrictions: 0x10,
+                format: PinFormat::String.into(),
+                pattern_restrictions: PatternRestriction::MissingGroup.into(),
                 retry_limit: 10,
                 ..PinPolicy::default()
             },
@@ -352,13 +380,15 @@ fn change_pin_and_policy_violations() {
 #[test]
 fn set_pin_unblocks_and_checks_policy() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s.puk("PUK", b"123456", 0, 3).unwrap();
+        let puk = s
+            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
+            .unwrap();
         s.pin_policy(
             "PIN",
             Some(&puk),
             PinPolicy {
                 retry_limit: 2,
-                pattern_restrictions: 0x04,
+                pattern_restrictions: PatternRestriction::Sequence.into(),
                 ..PinPolicy::default()
             },
         )
@@ -370,7 +400,10 @@ fn set_pin_unblocks_and_checks_policy() {
     for _ in 0..2 {
         expect_err(use_key(&mut sks, k, b"0000"), AUTH, "wrong PIN");
     }
-    assert_ne!(protection(&mut sks, h).protection_status & PIN_BLOCKED, 0);
+    assert_ne!(
+        protection(&mut sks, h).protection_status & u8::from(ProtectionFlag::PinBlocked),
+        0
+    );
     expect_err(set_pin(&mut sks, h, b"654321", b"2468"), AUTH, "wrong PUK");
     assert_eq!(protection(&mut sks, h).puk_error_count, 1);
     expect_err(
@@ -386,7 +419,11 @@ fn set_pin_unblocks_and_checks_policy() {
     ok(set_pin(&mut sks, h, b"123456", b"2468"), "setPin");
     let p = protection(&mut sks, h);
     assert_eq!((p.pin_error_count, p.puk_error_count), (0, 0));
-    assert_eq!(p.protection_status & PIN_BLOCKED, 0, "setPin unblocks");
+    assert_eq!(
+        p.protection_status & u8::from(ProtectionFlag::PinBlocked),
+        0,
+        "setPin unblocks"
+    );
     expect_err(use_key(&mut sks, k, b"1357"), AUTH, "old PIN");
     ok(use_key(&mut sks, k, b"2468"), "new PIN");
 }
@@ -394,12 +431,14 @@ fn set_pin_unblocks_and_checks_policy() {
 #[test]
 fn shared_pin_group_counts_locks_unlocks_and_changes_together() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s.puk("PUK", b"123456", 0, 3).unwrap();
+        let puk = s
+            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
+            .unwrap();
         s.pin_policy(
             "Shared",
             Some(&puk),
             PinPolicy {
-                grouping: 1,
+                grouping: Grouping::Shared.into(),
                 ..PinPolicy::default()
             },
         )
@@ -409,7 +448,7 @@ fn shared_pin_group_counts_locks_unlocks_and_changes_together() {
         key(s, "A", alg::EC_P256, &[], with_pin("Shared", b"1111"));
         key(s, "B", alg::EC_P384, &[], |k| {
             with_pin("Shared", b"1111")(k);
-            k.app_usage = ENCRYPTION;
+            k.app_usage = AppUsage::Encryption.into();
         });
         key(s, "C", alg::EC_P256, &[], with_pin("Other", b"1111"));
     });
@@ -435,7 +474,12 @@ fn shared_pin_group_counts_locks_unlocks_and_changes_together() {
     for k in [a, b] {
         let p = protection(&mut sks, k.handle);
         assert_eq!(p.pin_error_count, 3, "{}", k.id);
-        assert_ne!(p.protection_status & PIN_BLOCKED, 0, "{} blocked", k.id);
+        assert_ne!(
+            p.protection_status & u8::from(ProtectionFlag::PinBlocked),
+            0,
+            "{} blocked",
+            k.id
+        );
     }
     expect_err(sign_b(&mut sks, b"1111"), AUTH, "B blocked");
     ok(use_key(&mut sks, c, b"1111"), "C unaffected");
@@ -467,12 +511,14 @@ fn shared_pin_group_counts_locks_unlocks_and_changes_together() {
 #[test]
 fn signature_standard_and_unique_grouping() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s.puk("PUK", b"123456", 0, 3).unwrap();
+        let puk = s
+            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
+            .unwrap();
         s.pin_policy(
             "SigStd",
             Some(&puk),
             PinPolicy {
-                grouping: 2,
+                grouping: Grouping::SignaturePlusStandard.into(),
                 ..PinPolicy::default()
             },
         )
@@ -481,7 +527,7 @@ fn signature_standard_and_unique_grouping() {
             "Unique",
             Some(&puk),
             PinPolicy {
-                grouping: 3,
+                grouping: Grouping::Unique.into(),
                 ..PinPolicy::default()
             },
         )
@@ -489,28 +535,28 @@ fn signature_standard_and_unique_grouping() {
         // signature+standard: the signature key has its own PIN, the others share one.
         key(s, "Sig", alg::EC_P256, &[], |k| {
             with_pin("SigStd", b"1111")(k);
-            k.app_usage = SIGNATURE;
+            k.app_usage = AppUsage::Signature.into();
         });
         key(s, "Auth", alg::EC_P256, &[], |k| {
             with_pin("SigStd", b"2222")(k);
-            k.app_usage = AUTHENTICATION;
+            k.app_usage = AppUsage::Authentication.into();
         });
         key(s, "Enc", alg::EC_P256, &[], |k| {
             with_pin("SigStd", b"2222")(k);
-            k.app_usage = ENCRYPTION;
+            k.app_usage = AppUsage::Encryption.into();
         });
         // unique: same appUsage same PIN, different appUsage different PIN.
         key(s, "U1", alg::EC_P256, &[], |k| {
             with_pin("Unique", b"3333")(k);
-            k.app_usage = AUTHENTICATION;
+            k.app_usage = AppUsage::Authentication.into();
         });
         key(s, "U2", alg::EC_P256, &[], |k| {
             with_pin("Unique", b"3333")(k);
-            k.app_usage = AUTHENTICATION;
+            k.app_usage = AppUsage::Authentication.into();
         });
         key(s, "U3", alg::EC_P256, &[], |k| {
             with_pin("Unique", b"4444")(k);
-            k.app_usage = ENCRYPTION;
+            k.app_usage = AppUsage::Encryption.into();
         });
     });
     let k = |id: &str| closed.key(id).unwrap();
@@ -573,20 +619,22 @@ fn grouping_comparisons_are_counted_pin_attempts() {
     // here), so the oracle loop of someone who knows only the everyday PIN locks the signature
     // PIN after three guesses instead of finding it in 10^4 calls; setPin (PUK holder) likewise.
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s.puk("PUK", b"123456", 0, 3).unwrap();
+        let puk = s
+            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
+            .unwrap();
         let policy = PinPolicy {
-            grouping: 2,
+            grouping: Grouping::SignaturePlusStandard.into(),
             retry_limit: 3,
             ..PinPolicy::default()
         };
         s.pin_policy("SigStd", Some(&puk), policy).unwrap();
         key(s, "Sig", alg::EC_P256, &[], |k| {
             with_pin("SigStd", b"1111")(k);
-            k.app_usage = SIGNATURE;
+            k.app_usage = AppUsage::Signature.into();
         });
         key(s, "Auth", alg::EC_P256, &[], |k| {
             with_pin("SigStd", b"2222")(k);
-            k.app_usage = AUTHENTICATION;
+            k.app_usage = AppUsage::Authentication.into();
         });
     });
     let k = |id: &str| closed.key(id).unwrap();
@@ -620,7 +668,11 @@ fn grouping_comparisons_are_counted_pin_attempts() {
     }
     assert_eq!(errors(&mut sks, "Sig"), 3);
     let p = protection(&mut sks, k("Sig").handle);
-    assert_ne!(p.protection_status & PIN_BLOCKED, 0, "Sig is locked");
+    assert_ne!(
+        p.protection_status & u8::from(ProtectionFlag::PinBlocked),
+        0,
+        "Sig is locked"
+    );
     // No more answers: a blocked PIN is never compared, not even with the right value.
     expect_err(
         change_pin(&mut sks, k("Auth").handle, &current, b"1111"),
@@ -650,7 +702,9 @@ fn grouping_comparisons_are_counted_pin_attempts() {
 #[test]
 fn no_grouping_keeps_keys_independent() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s.puk("PUK", b"123456", 0, 3).unwrap();
+        let puk = s
+            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
+            .unwrap();
         s.pin_policy("PIN", Some(&puk), PinPolicy::default())
             .unwrap();
         key(s, "A", alg::EC_P256, &[], with_pin("PIN", b"1111"));
@@ -661,7 +715,7 @@ fn no_grouping_keeps_keys_independent() {
         expect_err(use_key(&mut sks, a, b"0000"), AUTH, "A wrong");
     }
     assert_ne!(
-        protection(&mut sks, a.handle).protection_status & PIN_BLOCKED,
+        protection(&mut sks, a.handle).protection_status & u8::from(ProtectionFlag::PinBlocked),
         0
     );
     assert_eq!(protection(&mut sks, b.handle).pin_error_count, 0);
@@ -690,7 +744,9 @@ fn pin_counters_persist_across_restart() {
     let closed = {
         let mut sks = file_card(&path);
         let closed = provision(&mut sks, &issuer, |s| {
-            let puk = s.puk("PUK", b"123456", 0, 3).unwrap();
+            let puk = s
+                .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
+                .unwrap();
             s.pin_policy("PIN", Some(&puk), PinPolicy::default())
                 .unwrap();
             key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
@@ -710,7 +766,7 @@ fn pin_counters_persist_across_restart() {
         assert_eq!(p.puk_error_count, 1, "PUK error count survives a restart");
         expect_err(use_key(&mut sks, k, b"0002"), AUTH, "wrong PIN 3");
         assert_ne!(
-            protection(&mut sks, k.handle).protection_status & PIN_BLOCKED,
+            protection(&mut sks, k.handle).protection_status & u8::from(ProtectionFlag::PinBlocked),
             0
         );
     }

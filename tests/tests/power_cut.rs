@@ -13,6 +13,7 @@
 //! a PIN/PUK error counter below one the card had already acknowledged; have no key of a closed
 //! session without its certificate; answer the next commands.
 
+use apdu_spec::values::{DeleteProtection, Grouping, PinFormat};
 use apdu_spec::{
     algorithms, Bytes, ChangePinArgs, DeleteKeyArgs, EnumerateKeysArgs, GetKeyAttributesArgs,
     GetKeyProtectionInfoArgs, SetPropertyArgs, SignHashedDataArgs, UnlockKeyArgs, Uri,
@@ -103,7 +104,9 @@ fn run<T: Transport>(
     let e = |e: &dyn std::fmt::Display| e.to_string();
     // Session 1: PUK, PIN policy, key A (PIN, delete by PIN), key B (property bag).
     let mut s = issuer.session(sks).kmk(kmk).open().map_err(|x| e(&x))?;
-    let puk = s.puk("PUK.1", PUK, 0, 5).map_err(|x| e(&x))?;
+    let puk = s
+        .puk("PUK.1", PUK, PinFormat::Numeric.into(), 5)
+        .map_err(|x| e(&x))?;
     s.pin_policy(
         "PIN.1",
         Some(&puk),
@@ -118,7 +121,7 @@ fn run<T: Transport>(
         .pin("PIN.1", PIN)
         .algorithm(alg::EC_P256)
         .endorse(&[alg::ECDSA_SHA256])
-        .delete_protection(1)
+        .delete_protection(DeleteProtection::Pin.into())
         .create()
         .map_err(|x| e(&x))?;
     let a = s.certify(&a).map_err(|x| e(&x))?;
@@ -132,7 +135,7 @@ fn run<T: Transport>(
         .map_err(|x| e(&x))?;
     // signature+standard grouping: S's and T's PINs must differ.
     let grouping = PinPolicy {
-        grouping: 2,
+        grouping: Grouping::SignaturePlusStandard.into(),
         retry_limit: 3,
         ..PinPolicy::default()
     };
@@ -461,7 +464,7 @@ fn write_costs_and_capacity() {
     );
 
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let puk = s.puk("PUK", PUK, 0, 3).unwrap();
+    let puk = s.puk("PUK", PUK, PinFormat::Numeric.into(), 3).unwrap();
     s.pin_policy("PIN", Some(&puk), PinPolicy::default())
         .unwrap();
     let p = s

@@ -205,7 +205,7 @@ fn abort_deletes_the_session_and_its_objects_only() {
     let by = Bystanders::new(&mut sks);
     let issuer = issuer();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let puk = s.puk("PUK", b"1234", 0, 3).unwrap();
+    let puk = s.puk("PUK", b"1234", PinFormat::Numeric.into(), 3).unwrap();
     s.pin_policy("PIN", Some(&puk), PinPolicy::default())
         .unwrap();
     let k = s.key("K").pin("PIN", b"1234").create().unwrap();
@@ -393,7 +393,7 @@ fn pin_groupings_accept_the_pins_they_should() {
     let k = s
         .key("N2")
         .pin("None", b"7777")
-        .app_usage(1)
+        .app_usage(AppUsage::Authentication.into())
         .create()
         .unwrap();
     s.certify(&k).unwrap();
@@ -527,12 +527,14 @@ fn every_protection_attribute_is_stored() {
     let issuer = issuer();
     let info = sks.get_device_info().unwrap();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let puk = s.puk("PUK", b"123456", 0, 3).unwrap();
+    let puk = s
+        .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
+        .unwrap();
     s.pin_policy(
         "PIN",
         Some(&puk),
         PinPolicy {
-            input_method: 2,
+            input_method: InputMethod::TrustedGui.into(),
             ..PinPolicy::default()
         },
     )
@@ -780,8 +782,8 @@ fn import_symmetric_key_then_hmac() {
         32
     );
     assert_eq!(
-        protection(&mut sks, k.handle).unwrap().key_backup & 0x01,
-        0x01
+        protection(&mut sks, k.handle).unwrap().key_backup & u8::from(KeyBackupFlag::Imported),
+        u8::from(KeyBackupFlag::Imported)
     );
     let mac = sks
         .perform_hmac(&PerformHmacArgs {
@@ -814,7 +816,11 @@ fn import_private_and_sign(pkcs8: &[u8], spki: &[u8], endorse: &str) {
     s.close().unwrap();
     assert_signs_with(&mut sks, k.handle, b"", spki);
     let p = protection(&mut sks, k.handle).unwrap();
-    assert_eq!(p.key_backup & 0x01, 0x01, "IMPORTED flag");
+    assert_eq!(
+        p.key_backup & u8::from(KeyBackupFlag::Imported),
+        u8::from(KeyBackupFlag::Imported),
+        "IMPORTED flag"
+    );
 }
 
 #[test]
@@ -937,7 +943,9 @@ fn ids_may_repeat_across_sessions() {
     let issuer = issuer();
     for _ in 0..2 {
         let mut s = issuer.session(&mut sks).open().unwrap();
-        let puk = s.puk("Same.PUK", b"1234", 0, 3).unwrap();
+        let puk = s
+            .puk("Same.PUK", b"1234", PinFormat::Numeric.into(), 3)
+            .unwrap();
         s.pin_policy("Same.PIN", Some(&puk), PinPolicy::default())
             .unwrap();
         let k = s.key("Same.Key").pin("Same.PIN", b"1234").create().unwrap();
@@ -954,7 +962,7 @@ fn survives(reset: bool) {
     let mut sks = card();
     let issuer = issuer();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let puk = s.puk("PUK", b"1234", 0, 3).unwrap();
+    let puk = s.puk("PUK", b"1234", PinFormat::Numeric.into(), 3).unwrap();
     s.pin_policy("PIN", Some(&puk), PinPolicy::default())
         .unwrap();
     let k = s.key("K").pin("PIN", b"1234").create().unwrap();

@@ -395,7 +395,7 @@ fn limit_scenario(limit: u16, fail_at: Option<usize>) {
         let r: Result<(), sks_issuer::Error> = (|| {
             match i {
                 0 => {
-                    let p = s.puk("PUK", b"123456", 0, 3)?;
+                    let p = s.puk("PUK", b"123456", PinFormat::Numeric.into(), 3)?;
                     keys_.insert("PUK", p.handle);
                 }
                 1 => {
@@ -672,16 +672,16 @@ fn pin_policy_missing_group_needs_alphanumeric_or_string() {
     pin_policy_fails(
         "missing-group + numeric",
         PinPolicy {
-            pattern_restrictions: 0x10,
-            format: 0,
+            pattern_restrictions: PatternRestriction::MissingGroup.into(),
+            format: PinFormat::Numeric.into(),
             ..d()
         },
     );
     pin_policy_fails(
         "missing-group + binary",
         PinPolicy {
-            pattern_restrictions: 0x10,
-            format: 3,
+            pattern_restrictions: PatternRestriction::MissingGroup.into(),
+            format: PinFormat::Binary.into(),
             ..d()
         },
     );
@@ -703,7 +703,9 @@ fn pin_policy_with_another_sessions_puk() {
     let mut sks = card();
     let issuer = issuer();
     let mut other = issuer.session(&mut sks).open().unwrap();
-    let puk = other.puk("PUK", b"1234", 0, 3).unwrap();
+    let puk = other
+        .puk("PUK", b"1234", PinFormat::Numeric.into(), 3)
+        .unwrap();
     let other_state = other.into_state();
     let mut s = issuer.session(&mut sks).open().unwrap();
     let h = s.provisioning_handle();
@@ -724,11 +726,11 @@ fn pin_policy_with_another_sessions_puk() {
 #[test]
 fn duplicate_ids() {
     fails("two PUKs with one id", OPT, |s, _| {
-        s.puk("X", b"1234", 0, 3).unwrap();
-        unit(s.puk("X", b"1234", 0, 3))
+        s.puk("X", b"1234", PinFormat::Numeric.into(), 3).unwrap();
+        unit(s.puk("X", b"1234", PinFormat::Numeric.into(), 3))
     });
     fails("PIN policy with a PUK's id", OPT, |s, _| {
-        let puk = s.puk("X", b"1234", 0, 3).unwrap();
+        let puk = s.puk("X", b"1234", PinFormat::Numeric.into(), 3).unwrap();
         unit(s.pin_policy("X", Some(&puk), PinPolicy::default()))
     });
     fails("key with a PIN policy's id", OPT, |s, _| {
@@ -766,12 +768,12 @@ fn key_fails_on(
                 "GUI",
                 None,
                 PinPolicy {
-                    input_method: 2,
+                    input_method: InputMethod::TrustedGui.into(),
                     ..PinPolicy::default()
                 },
             )
             .unwrap();
-            let puk = s.puk("PUK", b"1234", 0, 3).unwrap();
+            let puk = s.puk("PUK", b"1234", PinFormat::Numeric.into(), 3).unwrap();
             s.pin_policy("PINPUK", Some(&puk), PinPolicy::default())
                 .unwrap();
             unit(s.key("K").with(f).create())
@@ -832,15 +834,15 @@ fn key_entry_attribute_ranges() {
 #[test]
 fn key_entry_protection_needs_pin_or_puk() {
     key_fails("exportProtection PIN without PIN", OPT, |k| {
-        k.export_protection = 1
+        k.export_protection = ExportProtection::Pin.into()
     });
     key_fails("deleteProtection PUK without PIN", OPT, |k| {
-        k.delete_protection = 2
+        k.delete_protection = DeleteProtection::Puk.into()
     });
     key_fails("exportProtection PUK with a PIN without PUK", OPT, |k| {
         k.pin_policy = Some("PIN".into());
         k.pin_value = b"1234".to_vec();
-        k.export_protection = 2;
+        k.export_protection = ExportProtection::Puk.into();
     });
 }
 
@@ -880,15 +882,15 @@ fn key_entry_device_pin() {
 fn key_entry_biometric_and_pin_combinations() {
     // On a card that simulates a biometric reader, the combination rules (spec-notes §4.9).
     key_fails_on(bio_card(), "biometric exclusive with PIN", OPT, |k| {
-        k.biometric_protection = 3;
+        k.biometric_protection = BiometricProtection::Exclusive.into();
         k.pin_policy = Some("PIN".into());
         k.pin_value = b"1234".to_vec();
     });
     key_fails_on(bio_card(), "biometric alternative without PIN", OPT, |k| {
-        k.biometric_protection = 1
+        k.biometric_protection = BiometricProtection::Alternative.into()
     });
     key_fails_on(bio_card(), "biometric combined without PIN", OPT, |k| {
-        k.biometric_protection = 2
+        k.biometric_protection = BiometricProtection::Combined.into()
     });
 }
 
@@ -1075,10 +1077,15 @@ fn pin_grouping_violations() {
             s.pin_policy("PIN", None, g(2)).unwrap();
             s.key("A")
                 .pin("PIN", b"1111")
-                .app_usage(0)
+                .app_usage(AppUsage::Signature.into())
                 .create()
                 .unwrap();
-            unit(s.key("B").pin("PIN", b"2222").app_usage(0).create())
+            unit(
+                s.key("B")
+                    .pin("PIN", b"2222")
+                    .app_usage(AppUsage::Signature.into())
+                    .create(),
+            )
         },
     );
     fails(
@@ -1088,29 +1095,44 @@ fn pin_grouping_violations() {
             s.pin_policy("PIN", None, g(2)).unwrap();
             s.key("A")
                 .pin("PIN", b"1111")
-                .app_usage(0)
+                .app_usage(AppUsage::Signature.into())
                 .create()
                 .unwrap();
-            unit(s.key("B").pin("PIN", b"1111").app_usage(1).create())
+            unit(
+                s.key("B")
+                    .pin("PIN", b"1111")
+                    .app_usage(AppUsage::Authentication.into())
+                    .create(),
+            )
         },
     );
     fails("unique: same appUsage, different PINs", OPT, move |s, _| {
         s.pin_policy("PIN", None, g(3)).unwrap();
         s.key("A")
             .pin("PIN", b"1111")
-            .app_usage(1)
+            .app_usage(AppUsage::Authentication.into())
             .create()
             .unwrap();
-        unit(s.key("B").pin("PIN", b"2222").app_usage(1).create())
+        unit(
+            s.key("B")
+                .pin("PIN", b"2222")
+                .app_usage(AppUsage::Authentication.into())
+                .create(),
+        )
     });
     fails("unique: different appUsage, same PIN", OPT, move |s, _| {
         s.pin_policy("PIN", None, g(3)).unwrap();
         s.key("A")
             .pin("PIN", b"1111")
-            .app_usage(1)
+            .app_usage(AppUsage::Authentication.into())
             .create()
             .unwrap();
-        unit(s.key("B").pin("PIN", b"1111").app_usage(2).create())
+        unit(
+            s.key("B")
+                .pin("PIN", b"1111")
+                .app_usage(AppUsage::Encryption.into())
+                .create(),
+        )
     });
 }
 
@@ -1420,7 +1442,7 @@ fn add_extension_before_certificate() {
         let a = apdu_spec::AddExtensionArgs {
             key_handle: k.handle,
             r#type: apdu_spec::Uri::new("urn:x").unwrap(),
-            sub_type: 0,
+            sub_type: ExtensionSubType::Extension.into(),
             qualifier: String::new(),
             extension_data: apdu_spec::Blob(b"x".to_vec()),
             mac: Mac([0; 32]),
@@ -1449,7 +1471,7 @@ fn close_unreferenced_pin_and_puk() {
         unit(s.close())
     });
     fails("close with an unreferenced PUK policy", OPT, |s, _| {
-        s.puk("PUK", b"1234", 0, 3).unwrap();
+        s.puk("PUK", b"1234", PinFormat::Numeric.into(), 3).unwrap();
         let k = s.key("K").create().unwrap();
         s.certify(&k).unwrap();
         unit(s.close())
@@ -1458,7 +1480,7 @@ fn close_unreferenced_pin_and_puk() {
         "close with a PUK whose PIN policy is unused",
         OPT,
         |s, _| {
-            let puk = s.puk("PUK", b"1234", 0, 3).unwrap();
+            let puk = s.puk("PUK", b"1234", PinFormat::Numeric.into(), 3).unwrap();
             s.pin_policy("PIN", Some(&puk), PinPolicy::default())
                 .unwrap();
             let k = s.key("K").create().unwrap();
@@ -1730,7 +1752,7 @@ fn calls_on_a_closed_session_are_no_session() {
     }
     let mut s = sks_issuer::Session::attach(&issuer, &mut sks, closed_state);
     expect_err(
-        unit(s.puk("PUK", b"1234", 0, 3)),
+        unit(s.puk("PUK", b"1234", PinFormat::Numeric.into(), 3)),
         ErrorCode::NoSession,
         "createPukPolicy on a closed session",
     );

@@ -109,7 +109,11 @@ fn post_unlock_resets_the_pin_counter_at_close() {
     }
     let p = protection(&mut sks, k.handle).unwrap();
     assert_eq!(p.pin_error_count, 3);
-    assert_eq!(p.protection_status & 0x04, 0x04, "PIN blocked");
+    assert_eq!(
+        p.protection_status & u8::from(ProtectionFlag::PinBlocked),
+        u8::from(ProtectionFlag::PinBlocked),
+        "PIN blocked"
+    );
     expect_raw_err(
         sign(&mut sks, k.handle, false, b"1234", b"x"),
         ErrorCode::Authorization,
@@ -122,7 +126,10 @@ fn post_unlock_resets_the_pin_counter_at_close() {
     s.close().unwrap();
     let p = protection(&mut sks, k.handle).unwrap();
     assert_eq!(p.pin_error_count, 0);
-    assert_eq!(p.protection_status & 0x04, 0);
+    assert_eq!(
+        p.protection_status & u8::from(ProtectionFlag::PinBlocked),
+        0
+    );
     assert_signs_with(&mut sks, k.handle, b"1234", &k.public_key);
 }
 
@@ -157,7 +164,11 @@ fn post_update_new_key_takes_the_old_handle() {
     let types: Vec<&str> = a.types.iter().map(|t| t.as_str()).collect();
     assert_eq!(types, ["urn:new"]);
     let p = protection(&mut sks, old.handle).unwrap();
-    assert_eq!(p.protection_status & 0x01, 0x01, "PIN inherited");
+    assert_eq!(
+        p.protection_status & u8::from(ProtectionFlag::PinProtected),
+        u8::from(ProtectionFlag::PinProtected),
+        "PIN inherited"
+    );
     // The new key's own handle disappeared.
     expect_raw_err(
         attributes(&mut sks, n.handle),
@@ -211,7 +222,11 @@ fn post_clone_gives_the_new_key_the_targets_pin() {
     s.post_clone(&n, target).unwrap();
     s.close().unwrap();
     let p = protection(&mut sks, n.handle).unwrap();
-    assert_eq!(p.protection_status & 0x03, 0x03, "PIN + PUK inherited");
+    assert_eq!(
+        p.protection_status & u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected),
+        u8::from(ProtectionFlag::PinProtected | ProtectionFlag::PukProtected),
+        "PIN + PUK inherited"
+    );
     assert_signs_with(&mut sks, n.handle, b"1234", &n.public_key);
     // Shared PIN: errors on the clone count for the target too.
     expect_raw_err(
@@ -660,7 +675,11 @@ fn post_op_rules() {
         false,
         0,
         |s, t, _| {
-            let n = s.key("N").app_usage(1).create().unwrap();
+            let n = s
+                .key("N")
+                .app_usage(AppUsage::Authentication.into())
+                .create()
+                .unwrap();
             let n = s.certify(&n).unwrap();
             s.post_update(&n, t.key("T.plain").unwrap())
         },

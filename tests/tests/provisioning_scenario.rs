@@ -20,12 +20,14 @@ fn scenario<T: Transport>(sks: &mut Sks<T>) {
 
     // Session 1.
     let mut s = issuer.session(sks).kmk(&kmk).key_limit(100).open().unwrap();
-    let puk = s.puk("PUK.1", b"123456", 0, 3).unwrap();
+    let puk = s
+        .puk("PUK.1", b"123456", PinFormat::Numeric.into(), 3)
+        .unwrap();
     s.pin_policy(
         "PIN.1",
         Some(&puk),
         PinPolicy {
-            grouping: 1,
+            grouping: Grouping::Shared.into(),
             ..PinPolicy::default()
         },
     )

@@ -222,7 +222,7 @@ fn sign_rejects_wrong_algorithms_and_parameters() {
         key(s, "RSAopen", alg::RSA1024, &[], |_| {});
         sym_key(s, "Sym", &[7; 32], &[], |_| {});
         key(s, "None", alg::EC_P256, &[alg::NONE], |k| {
-            k.export_protection = 0
+            k.export_protection = ExportProtection::None.into()
         });
     });
     let h = |id: &str| closed.key(id).unwrap().handle;
@@ -1041,7 +1041,9 @@ fn keys_of_open_sessions_are_unusable() {
     let mut sks = card();
     let issuer = issuer();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let k = key(&mut s, "EC", alg::EC_P256, &[], |k| k.export_protection = 0);
+    let k = key(&mut s, "EC", alg::EC_P256, &[], |k| {
+        k.export_protection = ExportProtection::None.into()
+    });
     let sym = sym_key(&mut s, "Sym", &[1; 32], &[], |_| {});
     let c = s.sks();
     expect_err(
@@ -1093,14 +1095,18 @@ fn biometric_options_follow_spec_notes_5_6() {
         key(s, "Bio0", alg::EC_P256, &[], with_pin("PIN", b"1111"));
         key(s, "Bio1", alg::EC_P256, &[], |k| {
             with_pin("PIN", b"1111")(k);
-            k.biometric_protection = 1;
+            k.biometric_protection = BiometricProtection::Alternative.into();
         });
         key(s, "Bio2", alg::EC_P256, &[], |k| {
             with_pin("PIN", b"1111")(k);
-            k.biometric_protection = 2;
+            k.biometric_protection = BiometricProtection::Combined.into();
         });
-        key(s, "Bio3", alg::EC_P256, &[], |k| k.biometric_protection = 3);
-        sym_key(s, "Bio3Sym", &[5; 32], &[], |k| k.biometric_protection = 3);
+        key(s, "Bio3", alg::EC_P256, &[], |k| {
+            k.biometric_protection = BiometricProtection::Exclusive.into()
+        });
+        sym_key(s, "Bio3Sym", &[5; 32], &[], |k| {
+            k.biometric_protection = BiometricProtection::Exclusive.into()
+        });
     });
     let auth = ErrorCode::Authorization;
     let try_sign = |sks: &mut Card, id: &str, bio: bool, pin: &[u8]| {
@@ -1223,9 +1229,11 @@ fn the_biometric_flag_opens_nothing_on_a_card_without_the_simulation() {
             s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
             key(s, "Alt", alg::EC_P256, &[], |k| {
                 with_pin("PIN", b"1111")(k);
-                k.biometric_protection = 1;
+                k.biometric_protection = BiometricProtection::Alternative.into();
             });
-            key(s, "Excl", alg::EC_P256, &[], |k| k.biometric_protection = 3);
+            key(s, "Excl", alg::EC_P256, &[], |k| {
+                k.biometric_protection = BiometricProtection::Exclusive.into()
+            });
         })
     };
     let mut sks = file_card(&path);
@@ -1275,7 +1283,7 @@ fn property_bag_and_none_keys_are_not_crypto_keys() {
     // `#none` (spec-notes §6.2): no User API operation, but exportKey still works.
     let (mut sks, _, closed) = provisioned(|s| {
         let k = sym_key(s, "Password", b"correct horse battery", &[alg::NONE], |k| {
-            k.export_protection = 0
+            k.export_protection = ExportProtection::None.into()
         });
         s.property_bag(&k, "urn:bag", &[Property::new("User", "alice", false)])
             .unwrap();

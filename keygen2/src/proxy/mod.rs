@@ -15,7 +15,11 @@ use crate::b64::{Mac32, B64};
 use crate::jwk::Jwk;
 use crate::message::{Message, ParseError};
 use crate::messages::*;
-use crate::types::{uris, Action, Id, LocalTime, Uri};
+use crate::types::{
+    uris, Action, BiometricProtection, DeleteProtection, ExportProtection, Grouping, Id,
+    InputMethod, LocalTime, Uri,
+};
+use apdu_spec::values::{ProtectionFlag, ProtectionStatus};
 use apdu_spec::{
     AbortProvisioningSessionArgs, AddExtensionArgs, Blob, Bytes, CloseProvisioningSessionArgs,
     CreateKeyEntryArgs, CreatePinPolicyArgs, CreateProvisioningSessionArgs, CreatePukPolicyArgs,
@@ -529,7 +533,7 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
                     }
                     if filter
                         .app_usage()
-                        .is_some_and(|u| u.sks() != attrs.app_usage)
+                        .is_some_and(|u| u8::from(u) != attrs.app_usage)
                     {
                         continue;
                     }
@@ -537,8 +541,11 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
                         .sks
                         .get_key_protection_info(&GetKeyProtectionInfoArgs { key_handle: kh })
                         .map_err(sks("getKeyProtectionInfo"))?;
+                    let status = ProtectionStatus::from_bits_truncate(prot.protection_status);
                     if let Some(g) = filter.grouping() {
-                        if prot.protection_status & 0x01 == 0 || prot.grouping != g.sks() {
+                        if !status.contains(ProtectionFlag::PinProtected)
+                            || prot.grouping != u8::from(g)
+                        {
                             continue;
                         }
                     }
@@ -548,7 +555,7 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
                         client_session_id: Id::new(info.client_session_id.as_str())
                             .map_err(protocol)?,
                         certificate_path: NonEmpty(path.into_iter().map(B64).collect()),
-                        locked: (prot.protection_status & 0x04 != 0).then_some(true),
+                        locked: status.contains(ProtectionFlag::PinBlocked).then_some(true),
                     });
                 }
             }
@@ -606,7 +613,7 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
                                 provisioning_handle: h,
                                 id: apdu_id(&puk.id)?,
                                 encrypted_puk: Bytes(puk.encrypted_puk.0.clone()),
-                                format: puk.format.sks(),
+                                format: puk.format.into(),
                                 retry_limit: puk.retry_limit,
                                 mac: mac(&puk.mac),
                             })
@@ -625,13 +632,13 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
                     puk_policy_handle: puk_handle,
                     user_defined: p.user_defined(),
                     user_modifiable: p.user_modifiable.unwrap_or(true),
-                    format: p.format.sks(),
+                    format: p.format.into(),
                     retry_limit: p.retry_limit,
-                    grouping: p.grouping.map_or(0, |g| g.sks()),
-                    pattern_restrictions: p.pattern_bits(),
+                    grouping: p.grouping.unwrap_or(Grouping::None).into(),
+                    pattern_restrictions: p.pattern_restrictions().into(),
                     min_length: p.min_length,
                     max_length: p.max_length,
-                    input_method: p.input_method.map_or(0, |m| m.sks()),
+                    input_method: p.input_method.unwrap_or(InputMethod::Any).into(),
                     mac: mac(&p.mac),
                 })
                 .map_err(sks("createPinPolicy"))?;
@@ -683,10 +690,16 @@ impl<'a, T: Transport, U: UserInterface> Proxy<'a, T, U> {
                 pin_policy_handle,
                 pin_value: Bytes(pin_value.to_vec()),
                 enable_pin_caching: k.enable_pin_caching.unwrap_or(false),
-                biometric_protection: k.biometric_protection.map_or(0, |b| b.sks()),
-                export_protection: k.export_protection.map_or(3, |e| e.sks()),
-                delete_protection: k.delete_protection.map_or(0, |d| d.sks()),
-                app_usage: k.app_usage.sks(),
+                biometric_protection: k
+                    .biometric_protection
+                    .unwrap_or(BiometricProtection::None)
+                    .into(),
+                export_protection: k
+                    .export_protection
+                    .unwrap_or(ExportProtection::NonExportable)
+                    .into(),
+                delete_protection: k.delete_protection.unwrap_or(DeleteProtection::None).into(),
+                app_usage: k.app_usage.into(),
                 friendly_name: k.friendly_name.clone().unwrap_or_default(),
                 key_algorithm: apdu_uri(&k.key_algorithm)?,
                 key_parameters: Bytes(

@@ -3,7 +3,7 @@
 //! SKS rejects tears the whole provisioning session down.
 
 use crate::messages::{KeyEntrySpecifier, PinPolicySpecifier};
-use crate::types::{AppUsage, Grouping, PinFormat};
+use crate::types::{AppUsage, Grouping, PatternRestriction, PinFormat};
 use zeroize::Zeroizing;
 
 /// One PIN the user is asked for.
@@ -28,7 +28,7 @@ enum Class {
     /// shared: one PIN for the policy.
     Policy,
     /// unique: one PIN per appUsage.
-    Usage(u8),
+    Usage(AppUsage),
     /// signature+standard: signature keys / the others.
     Signature(bool),
 }
@@ -37,7 +37,7 @@ fn class(grouping: Grouping, index: usize, k: &KeyEntrySpecifier) -> Class {
     match grouping {
         Grouping::None => Class::Key(index),
         Grouping::Shared => Class::Policy,
-        Grouping::Unique => Class::Usage(k.app_usage.sks()),
+        Grouping::Unique => Class::Usage(k.app_usage),
         Grouping::SignaturePlusStandard => Class::Signature(k.app_usage == AppUsage::Signature),
     }
 }
@@ -103,9 +103,15 @@ pub fn check_pin(p: &PinPolicySpecifier, pin: &[u8]) -> Result<(), String> {
             _ => "PIN syntax error: digits and upper-case letters only".into(),
         });
     }
-    let bits = p.pattern_bits();
-    if bits & 0x03 != 0 {
-        let run = if bits & 0x01 != 0 { 2 } else { 3 };
+    let bits = p.pattern_restrictions();
+    if bits.contains(PatternRestriction::TwoInARow)
+        || bits.contains(PatternRestriction::ThreeInARow)
+    {
+        let run = if bits.contains(PatternRestriction::TwoInARow) {
+            2
+        } else {
+            3
+        };
         let mut same = 1;
         for w in pin.windows(2) {
             same = if w[0] == w[1] { same + 1 } else { 1 };
@@ -116,7 +122,7 @@ pub fn check_pin(p: &PinPolicySpecifier, pin: &[u8]) -> Result<(), String> {
             }
         }
     }
-    if bits & 0x04 != 0 && len > 1 {
+    if bits.contains(PatternRestriction::Sequence) && len > 1 {
         let step = i16::from(pin[1]) - i16::from(pin[0]);
         if (step == 1 || step == -1)
             && pin
@@ -126,14 +132,14 @@ pub fn check_pin(p: &PinPolicySpecifier, pin: &[u8]) -> Result<(), String> {
             return Err("PIN must not be a sequence".into());
         }
     }
-    if bits & 0x08 != 0 {
+    if bits.contains(PatternRestriction::Repeated) {
         for (i, b) in pin.iter().enumerate() {
             if pin[i + 1..].contains(b) {
                 return Err("Repeated PIN character".into());
             }
         }
     }
-    if bits & 0x10 != 0 {
+    if bits.contains(PatternRestriction::MissingGroup) {
         let upper = pin.iter().any(u8::is_ascii_uppercase);
         let digit = pin.iter().any(u8::is_ascii_digit);
         let lower = pin.iter().any(u8::is_ascii_lowercase);

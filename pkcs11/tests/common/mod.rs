@@ -4,11 +4,30 @@
 
 #![allow(dead_code)]
 
+use apdu_spec::values::{DeleteProtection, Grouping};
 use conformance_tests::{CardUnderTest, PrivatePcscd};
 use pcsc_bridge::{InProcess, Sks};
 use sks_issuer::{alg, Issuer, KeySpec, PinPolicy};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// The module's function list (C_GetFunctionList).
+pub fn f() -> &'static cryptoki_sys::CK_FUNCTION_LIST {
+    let mut p: *mut cryptoki_sys::CK_FUNCTION_LIST = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { sks_pkcs11::C_GetFunctionList(&mut p) },
+        cryptoki_sys::CKR_OK
+    );
+    unsafe { &*p }
+}
+
+/// Calls a function of the module's list: `call!(C_Initialize(args))`.
+#[allow(unused_macros)] // not every test binary that includes this file calls the C API
+macro_rules! call {
+    ($name:ident ( $($arg:expr),* )) => {
+        unsafe { (common::f().$name.expect(stringify!($name)))($($arg),*) }
+    };
+}
 
 pub const PIN: &str = "1234";
 pub const PUK: &str = "123456";
@@ -59,7 +78,7 @@ pub fn provision(card: Box<dyn applet::Card + Send>) -> Box<dyn applet::Card + S
         let mut s = issuer.session(&mut sks).open().expect("open session");
         let puk = s.puk("PUK.1", PUK.as_bytes(), 0, 3).expect("PUK");
         let policy = PinPolicy {
-            grouping: 1,
+            grouping: Grouping::Shared.into(),
             ..PinPolicy::default()
         };
         s.pin_policy("PIN.1", Some(&puk), policy)
@@ -73,7 +92,7 @@ pub fn provision(card: Box<dyn applet::Card + Send>) -> Box<dyn applet::Card + S
             let mut e: Vec<String> = endorse.iter().map(|s| s.to_string()).collect();
             e.sort();
             k.endorsed_algorithms = e;
-            k.delete_protection = 1;
+            k.delete_protection = DeleteProtection::Pin.into();
             k
         };
         for (id, name, algorithm, endorse) in [
@@ -194,6 +213,32 @@ impl Fixture {
         c.args(args);
         c
     }
+}
+
+/// Exports `label`'s certificate with pkcs11-tool as `<label>.der` and returns the name of its
+/// PEM public key file, `<label>.pub.pem`.
+pub fn export_public(f: &Fixture, label: &str) -> String {
+    let der = format!("{label}.der");
+    let pem = format!("{label}.pub.pem");
+    f.ok(&mut f.p11(&[
+        "--read-object",
+        "--type",
+        "cert",
+        "--label",
+        label,
+        "-o",
+        &der,
+    ]));
+    f.ok(&mut f.openssl(&[
+        "x509", "-inform", "DER", "-in", &der, "-pubkey", "-noout", "-out", &pem,
+    ]));
+    pem
+}
+
+/// `openssl dgst <md> -verify <public> -signature <sig> <data>` (files of the fixture): its
+/// output, which says `Verified OK` when the signature verifies.
+pub fn openssl_verify(f: &Fixture, md: &str, public: &str, sig: &str, data: &str) -> String {
+    f.ok(&mut f.openssl(&["dgst", md, "-verify", public, "-signature", sig, data]))
 }
 
 impl Drop for Fixture {

@@ -27,6 +27,13 @@ pub fn card() -> Card {
 #[allow(unused_imports)] // not every test binary that includes this file uses it
 pub use conformance_tests::in_process_bio_card as bio_card;
 
+// The spec's values (protection attributes, appUsage, PIN policy bytes).
+#[allow(unused_imports)] // not every test binary that includes this file uses them all
+pub use apdu_spec::values::{
+    AppUsage, BiometricProtection, DeleteProtection, ExportProtection, ExtensionSubType, Grouping,
+    InputMethod, KeyBackupFlag, PatternRestriction, PinFormat, ProtectionFlag,
+};
+
 /// A fresh issuer (own CA).
 pub fn issuer() -> Issuer {
     Issuer::new().expect("issuer")
@@ -471,7 +478,9 @@ pub fn targets(issuer: &Issuer, sks: &mut Card, kmk: &Kmk, privacy: bool, groupi
         .privacy(privacy)
         .open()
         .expect("open target session");
-    let puk = s.puk("PUK", b"123456", 0, 3).unwrap();
+    let puk = s
+        .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
+        .unwrap();
     s.pin_policy(
         "PIN",
         Some(&puk),

@@ -28,19 +28,12 @@ pub use sks_issuer::alg;
 pub type Card = conformance_tests::InProcessCard;
 pub type CallResult<T> = Result<T, pcsc_bridge::Error>;
 
-// protectionStatus bits (spec 7.4 getKeyProtectionInfo).
-pub const PIN_PROTECTED: u8 = 0x01;
-pub const PUK_PROTECTED: u8 = 0x02;
-pub const PIN_BLOCKED: u8 = 0x04;
-pub const PUK_BLOCKED: u8 = 0x08;
-// keyBackup bits.
-pub const IMPORTED: u8 = 0x01;
-pub const EXPORTED: u8 = 0x02;
-// appUsage.
-pub const SIGNATURE: u8 = 0x00;
-pub const AUTHENTICATION: u8 = 0x01;
-pub const ENCRYPTION: u8 = 0x02;
-pub const UNIVERSAL: u8 = 0x03;
+// The spec's values (protectionStatus and keyBackup bits, protection attributes, appUsage).
+#[allow(unused_imports)] // not every test binary that includes this file uses them all
+pub use apdu_spec::values::{
+    AppUsage, BiometricProtection, DeleteProtection, ExportProtection, ExtensionSubType, Grouping,
+    InputMethod, KeyBackupFlag, PatternRestriction, PinFormat, ProtectionFlag,
+};
 
 /// The product card, in RAM.
 pub fn card() -> Card {

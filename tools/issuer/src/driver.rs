@@ -16,6 +16,10 @@ use crate::crypto::{canonical_spki, random_bytes};
 use crate::macdata::{self, constants, method, Property, SessionAttestationInput};
 use crate::session::{self, ServerEphemeral, SessionKeys};
 use crate::{Curve, Error, Kmk};
+use apdu_spec::values::{
+    AppUsage, BiometricProtection, DeleteProtection, ExportProtection, ExtensionSubType, Grouping,
+    InputMethod, PatternRestrictions, PinFormat,
+};
 use apdu_spec::{
     AbortProvisioningSessionArgs, AddExtensionArgs, Blob, Bytes, CloseProvisioningSessionArgs,
     CreateKeyEntryArgs, CreatePinPolicyArgs, CreateProvisioningSessionArgs, CreatePukPolicyArgs,
@@ -402,15 +406,16 @@ pub struct PukPolicy {
 pub struct PinPolicy {
     pub user_defined: bool,
     pub user_modifiable: bool,
-    /// 0 numeric, 1 alphanumeric, 2 string, 3 binary.
+    /// A [`PinFormat`] (a byte, so negative tests can send any).
     pub format: u8,
     pub retry_limit: u16,
-    /// 0 none, 1 shared, 2 signature+standard, 3 unique.
+    /// A [`Grouping`].
     pub grouping: u8,
+    /// [`PatternRestrictions`] bits.
     pub pattern_restrictions: u8,
     pub min_length: u16,
     pub max_length: u16,
-    /// 0 any, 1 programmatic, 2 trusted-gui.
+    /// An [`InputMethod`].
     pub input_method: u8,
 }
 
@@ -419,13 +424,13 @@ impl Default for PinPolicy {
         Self {
             user_defined: true,
             user_modifiable: true,
-            format: 0,
+            format: PinFormat::Numeric.into(),
             retry_limit: 3,
-            grouping: 0,
-            pattern_restrictions: 0,
+            grouping: Grouping::None.into(),
+            pattern_restrictions: PatternRestrictions::EMPTY.into(),
             min_length: 4,
             max_length: 8,
-            input_method: 0,
+            input_method: InputMethod::Any.into(),
         }
     }
 }
@@ -458,6 +463,8 @@ pub struct KeySpec {
     /// `!user_defined`.
     pub encrypt_pin: Option<bool>,
     pub enable_pin_caching: bool,
+    /// The protection attributes as bytes (so negative tests can send any): a
+    /// [`BiometricProtection`], [`ExportProtection`], [`DeleteProtection`] and [`AppUsage`].
     pub biometric_protection: u8,
     pub export_protection: u8,
     pub delete_protection: u8,
@@ -509,10 +516,10 @@ impl KeySpec {
             pin_value: Vec::new(),
             encrypt_pin: None,
             enable_pin_caching: false,
-            biometric_protection: 0,
-            export_protection: 3,
-            delete_protection: 0,
-            app_usage: 3,
+            biometric_protection: BiometricProtection::None.into(),
+            export_protection: ExportProtection::NonExportable.into(),
+            delete_protection: DeleteProtection::None.into(),
+            app_usage: AppUsage::Universal.into(),
             friendly_name: String::new(),
             key_algorithm: alg::EC_P256.into(),
             key_parameters: Vec::new(),
@@ -858,7 +865,13 @@ impl SessionState {
         plaintext: &[u8],
     ) -> Result<AddExtensionArgs, Error> {
         let ct = self.keys.encrypt(plaintext);
-        self.extension_args(key, type_uri, 0x01, "", &ct)
+        self.extension_args(
+            key,
+            type_uri,
+            ExtensionSubType::EncryptedExtension.into(),
+            "",
+            &ct,
+        )
     }
 
     /// A Target Key Reference authorization for `target`, signed by `kmk` (spec 6.4).
@@ -989,7 +1002,7 @@ impl<'a, T: Transport> Session<'a, T> {
         self.state.keys.counter()
     }
 
-    /// createPukPolicy with `puk` (format 0 numeric, 1 alphanumeric, 2 string, 3 binary).
+    /// createPukPolicy with `puk` (`format`: a [`PinFormat`] byte).
     pub fn puk(
         &mut self,
         id: &str,
@@ -1130,7 +1143,7 @@ impl<'a, T: Transport> Session<'a, T> {
 
     /// A plain extension (subType 0x00).
     pub fn extension(&mut self, key: &Key, type_uri: &str, data: &[u8]) -> Result<(), Error> {
-        self.add_extension(key, type_uri, 0x00, "", data)
+        self.add_extension(key, type_uri, ExtensionSubType::Extension.into(), "", data)
     }
 
     /// An encrypted extension (subType 0x01): `plaintext` is encrypted for the card.
@@ -1153,7 +1166,13 @@ impl<'a, T: Transport> Session<'a, T> {
         type_uri: &str,
         props: &[Property],
     ) -> Result<(), Error> {
-        self.add_extension(key, type_uri, 0x02, "", &macdata::property_bag(props))
+        self.add_extension(
+            key,
+            type_uri,
+            ExtensionSubType::PropertyBag.into(),
+            "",
+            &macdata::property_bag(props),
+        )
     }
 
     /// A logotype (subType 0x03) with its MIME type as qualifier.
@@ -1164,7 +1183,13 @@ impl<'a, T: Transport> Session<'a, T> {
         mime_type: &str,
         image: &[u8],
     ) -> Result<(), Error> {
-        self.add_extension(key, type_uri, 0x03, mime_type, image)
+        self.add_extension(
+            key,
+            type_uri,
+            ExtensionSubType::Logotype.into(),
+            mime_type,
+            image,
+        )
     }
 
     /// postDeleteKey of `target`, authorized by the KMK of its session.

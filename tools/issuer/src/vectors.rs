@@ -4,6 +4,10 @@ use crate::crypto::{hmac_sha256, sha256, Curve, EcdhKey};
 use crate::macdata::{self, method, SessionAttestationInput};
 use crate::session::{self, ServerEphemeral, SessionKeys};
 use crate::Kmk;
+use apdu_spec::values::{
+    AppUsage, BiometricProtection, DeleteProtection, ExportProtection, Grouping, InputMethod,
+    PatternRestriction, PinFormat,
+};
 use apdu_spec::{
     Bytes, CreateKeyEntryArgs, CreatePinPolicyArgs, CreatePukPolicyArgs, Id, Mac, Uri,
 };
@@ -162,7 +166,7 @@ fn mac_sequence_counters_0_to_5() {
         provisioning_handle: 1,
         id: Id::new("PUK.1").unwrap(),
         encrypted_puk: Bytes(h(ENCRYPTED_PUK)),
-        format: 0,
+        format: PinFormat::Numeric.into(),
         retry_limit: 3,
         mac: Mac::default(),
     };
@@ -184,13 +188,14 @@ fn mac_sequence_counters_0_to_5() {
         puk_policy_handle: 1,
         user_defined: true,
         user_modifiable: true,
-        format: 0,
+        format: PinFormat::Numeric.into(),
         retry_limit: 3,
-        grouping: 1,
-        pattern_restrictions: 0x06,
+        grouping: Grouping::Shared.into(),
+        pattern_restrictions: (PatternRestriction::ThreeInARow | PatternRestriction::Sequence)
+            .into(),
         min_length: 4,
         max_length: 8,
-        input_method: 0,
+        input_method: InputMethod::Any.into(),
         mac: Mac::default(),
     };
     let data = macdata::create_pin_policy(&pin, Some("PUK.1"));
@@ -207,10 +212,10 @@ fn mac_sequence_counters_0_to_5() {
         pin_policy_handle: 1,
         pin_value: Bytes(b"1234".to_vec()),
         enable_pin_caching: false,
-        biometric_protection: 0,
-        export_protection: 3,
-        delete_protection: 0,
-        app_usage: 1,
+        biometric_protection: BiometricProtection::None.into(),
+        export_protection: ExportProtection::NonExportable.into(),
+        delete_protection: DeleteProtection::None.into(),
+        app_usage: AppUsage::Authentication.into(),
         friendly_name: String::new(),
         key_algorithm: uri("https://webpki.github.io/sks/algorithm#ec.nist.p256"),
         key_parameters: Bytes::empty(),
@@ -282,10 +287,10 @@ fn issuer_set_pin_is_maced_as_ciphertext() {
         pin_policy_handle: 1,
         pin_value: Bytes(h(ENCRYPTED_PUK)),
         enable_pin_caching: false,
-        biometric_protection: 0,
-        export_protection: 3,
-        delete_protection: 0,
-        app_usage: 1,
+        biometric_protection: BiometricProtection::None.into(),
+        export_protection: ExportProtection::NonExportable.into(),
+        delete_protection: DeleteProtection::None.into(),
+        app_usage: AppUsage::Authentication.into(),
         friendly_name: String::new(),
         key_algorithm: uri("https://webpki.github.io/sks/algorithm#ec.nist.p256"),
         key_parameters: Bytes::empty(),

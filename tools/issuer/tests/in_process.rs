@@ -1,5 +1,6 @@
 //! End-to-end runs of the driver against the in-process applet.
 
+use apdu_spec::values::{Grouping, PinFormat};
 use pcsc_bridge::{InProcess, Sks};
 use sks_issuer::{alg, ErrorCode, Issuer, Kmk, PinPolicy, Property};
 
@@ -19,7 +20,9 @@ fn full_session(privacy: bool) {
         .key_limit(50)
         .open()
         .unwrap();
-    let puk = s.puk("PUK.1", b"123456", 0, 3).unwrap();
+    let puk = s
+        .puk("PUK.1", b"123456", PinFormat::Numeric.into(), 3)
+        .unwrap();
     s.pin_policy("PIN.1", Some(&puk), PinPolicy::default())
         .unwrap();
     let key = s
@@ -57,7 +60,10 @@ fn corrupted_mac_is_error_mac() {
     let mut sks = card();
     let issuer = Issuer::new().unwrap();
     let mut s = issuer.session(&mut sks).privacy(true).open().unwrap();
-    let mut args = s.state_mut().puk_args("PUK.1", b"123456", 0, 3).unwrap();
+    let mut args = s
+        .state_mut()
+        .puk_args("PUK.1", b"123456", PinFormat::Numeric.into(), 3)
+        .unwrap();
     args.mac.0[0] ^= 1;
     assert_eq!(
         s.send_puk(&args).unwrap_err().sks_code(),
@@ -76,10 +82,12 @@ fn issuer_set_pin_imports_and_post_ops() {
         .kmk(&kmk)
         .open()
         .unwrap();
-    let puk = s.puk("PUK.1", b"123456", 0, 3).unwrap();
+    let puk = s
+        .puk("PUK.1", b"123456", PinFormat::Numeric.into(), 3)
+        .unwrap();
     let policy = PinPolicy {
         user_defined: false,
-        grouping: 1,
+        grouping: Grouping::Shared.into(),
         ..PinPolicy::default()
     };
     s.pin_policy("PIN.1", Some(&puk), policy).unwrap();

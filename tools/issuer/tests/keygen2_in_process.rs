@@ -1,6 +1,7 @@
 //! KeyGen2 exchanges between the issuer's KeyGen2 server and the keygen2 proxy, with the
 //! in-process card (the PC/SC runs are in the conformance tests).
 
+use apdu_spec::values::AppUsage;
 use keygen2::proxy::{PinPrompt, Proxy, ProxyConfig, UserInterface};
 use pcsc_bridge::{InProcess, Sks};
 use sks_issuer::keygen2::{KeyGen2Server, KeyPlan, Outcome, Reply, Scenario};
@@ -74,25 +75,30 @@ fn several_keys_rsa_ec_imports_extensions_and_post_ops() {
     let kmk = Kmk::generate_p256();
     let mut s = Scenario::pin_puk_p256(Some(kmk.clone()));
     s.keys.push(
-        KeyPlan::new("Key.RSA", Some("PIN.1"), alg::RSA2048, 1)
-            .endorse(&[alg::RSA_SHA256])
-            .credential(|c| {
-                c.extensions.push(("urn:x:ext".into(), b"hello".to_vec()));
-                c.encrypted_extensions
-                    .push(("urn:x:enc".into(), b"secret".to_vec()));
-                c.property_bags.push((
-                    "urn:x:bag".into(),
-                    vec![sks_issuer::Property::new("a", "1", true)],
-                ));
-                c.logotypes.push((
-                    "https://webpki.github.io/keygen2/logotype#list".into(),
-                    "image/png".into(),
-                    vec![1, 2, 3],
-                ));
-            }),
+        KeyPlan::new(
+            "Key.RSA",
+            Some("PIN.1"),
+            alg::RSA2048,
+            AppUsage::Authentication,
+        )
+        .endorse(&[alg::RSA_SHA256])
+        .credential(|c| {
+            c.extensions.push(("urn:x:ext".into(), b"hello".to_vec()));
+            c.encrypted_extensions
+                .push(("urn:x:enc".into(), b"secret".to_vec()));
+            c.property_bags.push((
+                "urn:x:bag".into(),
+                vec![sks_issuer::Property::new("a", "1", true)],
+            ));
+            c.logotypes.push((
+                "https://webpki.github.io/keygen2/logotype#list".into(),
+                "image/png".into(),
+                vec![1, 2, 3],
+            ));
+        }),
     );
     s.keys.push(
-        KeyPlan::new("Key.HMAC", None, alg::RSA2048, 3)
+        KeyPlan::new("Key.HMAC", None, alg::RSA2048, AppUsage::Universal)
             .endorse(&[alg::HMAC_SHA256])
             .credential(|c| c.import_symmetric = Some(vec![7; 32])),
     );
@@ -112,7 +118,7 @@ fn several_keys_rsa_ec_imports_extensions_and_post_ops() {
         filter: Default::default(),
     });
     s2.keys.push(
-        KeyPlan::new("Key.New", None, alg::EC_P256, 0)
+        KeyPlan::new("Key.New", None, alg::EC_P256, AppUsage::Signature)
             .credential(|c| c.update_key = Some(target("Key.1"))),
     );
     s2.delete_keys.push(target("Key.HMAC"));

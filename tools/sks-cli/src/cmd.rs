@@ -9,6 +9,11 @@ use crate::secret::{self, Secret, SecretSource};
 use crate::{Command, PinCommand, SessionsCommand};
 use apdu_spec::methods::*;
 use apdu_spec::types::Bytes;
+use apdu_spec::values::{
+    AppUsage, BiometricProtection, DeviceImplementation, DeviceLocation, DeviceType,
+    ExportProtection, ExtensionSubType, Grouping, InputMethod, KeyBackup, KeyBackupFlag, PinFormat,
+    ProtectionFlag, ProtectionStatus,
+};
 use pcsc_bridge::Sks;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -85,7 +90,10 @@ fn key_pin(sks: &mut Card, key: u32, pin: &Option<SecretSource>) -> Result<Bytes
         ));
     }
     let p = sks.get_key_protection_info(&GetKeyProtectionInfoArgs { key_handle: key })?;
-    if p.protection_status & 0x01 != 0 && p.biometric_protection != 3 {
+    if ProtectionStatus::from_bits_truncate(p.protection_status)
+        .contains(ProtectionFlag::PinProtected)
+        && p.biometric_protection != u8::from(BiometricProtection::Exclusive)
+    {
         if secret::can_prompt() {
             let v = secret::prompt(&format!("PIN of key {key}"))?;
             return Ok(Bytes(v.bytes().to_vec()));
@@ -173,17 +181,18 @@ fn info(sks: &mut Card) -> Result<Out, Fail> {
             d.api_level % 100
         ),
     );
-    let location = match d.device_type & 0x03 {
-        0 => "external (connected device)",
-        1 => "embedded in the client platform",
-        2 => "socketed",
-        _ => "SIM/USIM card",
+    let device_type = DeviceType::ignoring_undefined_bits(d.device_type);
+    let location = match device_type.location {
+        DeviceLocation::External => "external (connected device)",
+        DeviceLocation::Embedded => "embedded in the client platform",
+        DeviceLocation::Socketed => "socketed",
+        DeviceLocation::Sim => "SIM/USIM card",
     };
-    let kind = match (d.device_type >> 2) & 0x03 {
-        0 => "software",
-        1 => "hardware",
-        2 => "HSM",
-        _ => "inside the main CPU",
+    let kind = match device_type.implementation {
+        DeviceImplementation::Software => "software",
+        DeviceImplementation::Hardware => "hardware",
+        DeviceImplementation::Hsm => "HSM",
+        DeviceImplementation::Cpu => "inside the main CPU",
     };
     line(
         &mut o,
@@ -250,63 +259,40 @@ fn info(sks: &mut Card) -> Result<Out, Fail> {
 // ---------------------------------------------------------------------------------------------
 // keys
 
+/// exportProtection / deleteProtection in the CLI's words (PIN, PUK, forbidden).
 fn protection(v: u8) -> &'static str {
-    match v {
-        0 => "none",
-        1 => "PIN",
-        2 => "PUK",
-        3 => "forbidden",
-        _ => "unknown",
+    match ExportProtection::try_from(v) {
+        Ok(ExportProtection::None) => "none",
+        Ok(ExportProtection::Pin) => "PIN",
+        Ok(ExportProtection::Puk) => "PUK",
+        Ok(ExportProtection::NonExportable) => "forbidden",
+        Err(_) => "unknown",
     }
 }
 
-fn app_usage(v: u8) -> &'static str {
-    match v {
-        0 => "signature",
-        1 => "authentication",
-        2 => "encryption",
-        3 => "universal",
-        _ => "unknown",
-    }
+/// The spec's name of byte `v` as a `T`, or `unknown` when the spec does not define it.
+fn name_or<T: TryFrom<u8> + std::fmt::Display>(v: u8, unknown: &str) -> String {
+    T::try_from(v).map_or_else(|_| unknown.to_string(), |t| t.to_string())
 }
 
-fn format_name(v: u8) -> &'static str {
-    match v {
-        0 => "numeric",
-        1 => "alphanumeric",
-        2 => "string",
-        3 => "binary",
-        _ => "unknown format",
-    }
+fn app_usage(v: u8) -> String {
+    name_or::<AppUsage>(v, "unknown")
 }
 
-fn grouping(v: u8) -> &'static str {
-    match v {
-        0 => "none",
-        1 => "shared",
-        2 => "signature+standard",
-        3 => "unique",
-        _ => "unknown",
-    }
+fn format_name(v: u8) -> String {
+    name_or::<PinFormat>(v, "unknown format")
 }
 
-fn biometric(v: u8) -> &'static str {
-    match v {
-        0 => "none",
-        1 => "alternative",
-        2 => "combined",
-        3 => "exclusive",
-        _ => "unknown",
-    }
+fn grouping(v: u8) -> String {
+    name_or::<Grouping>(v, "unknown")
 }
 
-fn input_method(v: u8) -> &'static str {
-    match v {
-        0 => "any",
-        1 => "programmatic",
-        2 => "trusted-gui",
-        _ => "unknown",
-    }
+fn biometric(v: u8) -> String {
+    name_or::<BiometricProtection>(v, "unknown")
+}
+
+fn input_method(v: u8) -> String {
+    name_or::<InputMethod>(v, "unknown")
 }
 
 fn key_handles(sks: &mut Card) -> Result<Vec<(u32, u32)>, Fail> {
@@ -344,6 +330,8 @@ fn keys(sks: &mut Card) -> Result<Out, Fail> {
         }
         let a = sks.get_key_attributes(&GetKeyAttributesArgs { key_handle: *h })?;
         let p = sks.get_key_protection_info(&GetKeyProtectionInfoArgs { key_handle: *h })?;
+        let status = ProtectionStatus::from_bits_truncate(p.protection_status);
+        let backup = KeyBackup::from_bits_truncate(p.key_backup);
         let _ = writeln!(o, "Key {h} (provisioning session {session})");
         line(
             &mut o,
@@ -368,12 +356,12 @@ fn keys(sks: &mut Card) -> Result<Out, Fail> {
             "algorithms": a.endorsed_algorithms.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
             "pin": Value::Null,
             "puk": Value::Null,
-            "device_pin": p.protection_status & 0x10 != 0,
+            "device_pin": status.contains(ProtectionFlag::DevicePin),
             "biometric": biometric(p.biometric_protection),
             "export": protection(p.export_protection),
             "delete": protection(p.delete_protection),
-            "imported": p.key_backup & 0x01 != 0,
-            "exported": p.key_backup & 0x02 != 0,
+            "imported": backup.contains(KeyBackupFlag::Imported),
+            "exported": backup.contains(KeyBackupFlag::Exported),
             "extensions": [],
         });
         let kind = if a.symmetric_key_length > 0 {
@@ -414,13 +402,13 @@ fn keys(sks: &mut Card) -> Result<Out, Fail> {
         line(&mut o, "algorithms", endorsed);
 
         // PIN and PUK.
-        let s = p.protection_status;
-        if s & 0x10 != 0 {
+        if status.contains(ProtectionFlag::DevicePin) {
             line(&mut o, "PIN", "device PIN");
-        } else if s & 0x01 != 0 {
-            let state = if s & 0x04 != 0 { "BLOCKED" } else { "ok" };
+        } else if status.contains(ProtectionFlag::PinProtected) {
+            let blocked = status.contains(ProtectionFlag::PinBlocked);
+            let state = if blocked { "BLOCKED" } else { "ok" };
             kj["pin"] = json!({
-                "blocked": s & 0x04 != 0,
+                "blocked": blocked,
                 "error_count": p.pin_error_count,
                 "retry_limit": p.retry_limit,
                 "format": format_name(p.format),
@@ -469,10 +457,11 @@ fn keys(sks: &mut Card) -> Result<Out, Fail> {
         } else {
             line(&mut o, "PIN", "none");
         }
-        if s & 0x02 != 0 {
-            let state = if s & 0x08 != 0 { "BLOCKED" } else { "ok" };
+        if status.contains(ProtectionFlag::PukProtected) {
+            let blocked = status.contains(ProtectionFlag::PukBlocked);
+            let state = if blocked { "BLOCKED" } else { "ok" };
             kj["puk"] = json!({
-                "blocked": s & 0x08 != 0,
+                "blocked": blocked,
                 "error_count": p.puk_error_count,
                 "retry_limit": p.puk_retry_limit,
                 "format": format_name(p.puk_format),
@@ -487,26 +476,28 @@ fn keys(sks: &mut Card) -> Result<Out, Fail> {
                 "PUK",
                 format!("{state}, {}, {limit}", format_name(p.puk_format)),
             );
-        } else if s & 0x10 == 0 && s & 0x01 != 0 {
+        } else if !status.contains(ProtectionFlag::DevicePin)
+            && status.contains(ProtectionFlag::PinProtected)
+        {
             line(&mut o, "PUK", "none");
         }
         line(&mut o, "biometric", biometric(p.biometric_protection));
         line(&mut o, "export", protection(p.export_protection));
         line(&mut o, "delete", protection(p.delete_protection));
-        let mut backup = Vec::new();
-        if p.key_backup & 0x01 != 0 {
-            backup.push("imported");
+        let mut backups = Vec::new();
+        if backup.contains(KeyBackupFlag::Imported) {
+            backups.push("imported");
         }
-        if p.key_backup & 0x02 != 0 {
-            backup.push("exported");
+        if backup.contains(KeyBackupFlag::Exported) {
+            backups.push("exported");
         }
         line(
             &mut o,
             "key backup",
-            if backup.is_empty() {
+            if backups.is_empty() {
                 "none".to_string()
             } else {
-                backup.join(", ")
+                backups.join(", ")
             },
         );
         if a.types.is_empty() {
@@ -539,13 +530,17 @@ fn keys(sks: &mut Card) -> Result<Out, Fail> {
 }
 
 fn sub_type_name(v: u8) -> &'static str {
-    match v {
-        0 => "extension",
-        1 => "encrypted extension",
-        2 => "property bag",
-        3 => "logotype",
-        _ => "unknown subType",
+    match ExtensionSubType::try_from(v) {
+        Ok(ExtensionSubType::Extension) => "extension",
+        Ok(ExtensionSubType::EncryptedExtension) => "encrypted extension",
+        Ok(ExtensionSubType::PropertyBag) => "property bag",
+        Ok(ExtensionSubType::Logotype) => "logotype",
+        Err(_) => "unknown subType",
     }
+}
+
+fn is_property_bag(x: &GetExtensionOutput) -> bool {
+    x.sub_type == u8::from(ExtensionSubType::PropertyBag)
 }
 
 fn extension_json(type_uri: &str, x: &GetExtensionOutput) -> Value {
@@ -555,7 +550,7 @@ fn extension_json(type_uri: &str, x: &GetExtensionOutput) -> Value {
         "qualifier": x.qualifier.as_str(),
         "length": x.extension_data.len(),
     });
-    if x.sub_type == 2 {
+    if is_property_bag(x) {
         if let Some(props) = parse_property_bag(&x.extension_data) {
             j["properties"] = props
                 .iter()
@@ -572,7 +567,7 @@ fn extension_summary(x: &GetExtensionOutput) -> String {
     if !x.qualifier.is_empty() {
         let _ = write!(s, ", {}", x.qualifier);
     }
-    if x.sub_type == 2 {
+    if is_property_bag(x) {
         if let Some(props) = parse_property_bag(&x.extension_data) {
             let shown: Vec<String> = props
                 .iter()

@@ -14,6 +14,7 @@ mod profile;
 mod secret;
 mod sig;
 
+use apdu_spec::values::{AppUsage, Grouping};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use conn::Target;
 use secret::SecretSource;
@@ -146,7 +147,7 @@ pub struct ProvisionArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Vec<String>,
     /// appUsage: signature|authentication|encryption|universal.
-    #[arg(long, value_name = "USAGE", default_value = "universal")]
+    #[arg(long, value_name = "USAGE", default_value = AppUsage::Universal.name())]
     pub app_usage: String,
     /// Endorsed algorithms (comma-separated short names; default: every one the key can do).
     #[arg(long, value_name = "ALGS", value_delimiter = ',')]
@@ -183,7 +184,7 @@ pub struct ProvisionArgs {
     #[arg(long, value_name = "N")]
     pub pin_max: Option<u16>,
     /// PIN grouping: none|shared|signature+standard|unique.
-    #[arg(long, value_name = "G", default_value = "none")]
+    #[arg(long, value_name = "G", default_value = Grouping::None.name())]
     pub grouping: String,
     /// PIN pattern restrictions (comma-separated): two-in-a-row, three-in-a-row, sequence,
     /// repeated, missing-group.

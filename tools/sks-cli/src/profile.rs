@@ -5,8 +5,13 @@ use crate::fail::Fail;
 use apdu_spec::algorithms::{
     asymmetric_encryption as ae, hmac, key_agreement, key_generation as kg, signature, symmetric,
 };
+use apdu_spec::values::{
+    AppUsage, ExportProtection, Grouping, InputMethod, PatternRestriction, PatternRestrictions,
+    PinFormat, UnknownName,
+};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 fn yes() -> bool {
     true
@@ -21,16 +26,16 @@ fn eight() -> u16 {
     8
 }
 fn numeric() -> String {
-    "numeric".into()
+    PinFormat::Numeric.to_string()
 }
 fn none() -> String {
-    "none".into()
+    Grouping::None.to_string()
 }
 fn any() -> String {
-    "any".into()
+    InputMethod::Any.to_string()
 }
 fn universal() -> String {
-    "universal".into()
+    AppUsage::Universal.to_string()
 }
 fn forbidden() -> String {
     "forbidden".into()
@@ -322,93 +327,48 @@ impl KeyAlg {
     }
 }
 
-/// 0 none, 1 PIN, 2 PUK, 3 forbidden.
+/// A spec value by its KeyGen2 name; the error lists the names.
+fn named<T: FromStr<Err = UnknownName>>(what: &str, s: &str) -> Result<T, Fail> {
+    s.parse().map_err(|e: UnknownName| {
+        let (last, rest) = e.expected.split_last().unwrap_or((&"", &[]));
+        Fail::usage(format!("{what} {s:?}: {} or {last}", rest.join(", ")))
+    })
+}
+
+/// exportProtection or deleteProtection (the same byte): none, pin, puk, or forbidden for
+/// non-exportable / non-deletable.
 pub fn protection(s: &str) -> Result<u8, Fail> {
-    Ok(match s {
-        "none" => 0,
-        "pin" => 1,
-        "puk" => 2,
-        "forbidden" => 3,
-        _ => {
-            return Err(Fail::usage(format!(
-                "protection {s:?}: none, pin, puk or forbidden"
-            )))
-        }
-    })
+    let p = match s {
+        "forbidden" => Some(ExportProtection::NonExportable),
+        _ => s
+            .parse::<ExportProtection>()
+            .ok()
+            .filter(|p| *p != ExportProtection::NonExportable),
+    };
+    p.map(u8::from)
+        .ok_or_else(|| Fail::usage(format!("protection {s:?}: none, pin, puk or forbidden")))
 }
 
-pub fn app_usage(s: &str) -> Result<u8, Fail> {
-    Ok(match s {
-        "signature" => 0,
-        "authentication" => 1,
-        "encryption" => 2,
-        "universal" => 3,
-        _ => {
-            return Err(Fail::usage(format!(
-                "appUsage {s:?}: signature, authentication, encryption or universal"
-            )))
-        }
-    })
+pub fn app_usage(s: &str) -> Result<AppUsage, Fail> {
+    named("appUsage", s)
 }
 
-pub fn pin_format(s: &str) -> Result<u8, Fail> {
-    Ok(match s {
-        "numeric" => 0,
-        "alphanumeric" => 1,
-        "string" => 2,
-        "binary" => 3,
-        _ => {
-            return Err(Fail::usage(format!(
-                "PIN format {s:?}: numeric, alphanumeric, string or binary"
-            )))
-        }
-    })
+pub fn pin_format(s: &str) -> Result<PinFormat, Fail> {
+    named("PIN format", s)
 }
 
-pub fn grouping(s: &str) -> Result<u8, Fail> {
-    Ok(match s {
-        "none" => 0,
-        "shared" => 1,
-        "signature+standard" => 2,
-        "unique" => 3,
-        _ => {
-            return Err(Fail::usage(format!(
-                "grouping {s:?}: none, shared, signature+standard or unique"
-            )))
-        }
-    })
+pub fn grouping(s: &str) -> Result<Grouping, Fail> {
+    named("grouping", s)
 }
 
-pub fn input_method(s: &str) -> Result<u8, Fail> {
-    Ok(match s {
-        "any" => 0,
-        "programmatic" => 1,
-        "trusted-gui" => 2,
-        _ => {
-            return Err(Fail::usage(format!(
-                "input method {s:?}: any, programmatic or trusted-gui"
-            )))
-        }
-    })
+pub fn input_method(s: &str) -> Result<InputMethod, Fail> {
+    named("input method", s)
 }
 
-pub fn patterns(list: &[String]) -> Result<u8, Fail> {
-    list.iter().try_fold(0u8, |acc, p| {
-        Ok(acc
-            | match p.as_str() {
-                "two-in-a-row" => 0x01,
-                "three-in-a-row" => 0x02,
-                "sequence" => 0x04,
-                "repeated" => 0x08,
-                "missing-group" => 0x10,
-                _ => {
-                    return Err(Fail::usage(format!(
-                        "pattern {p:?}: two-in-a-row, three-in-a-row, sequence, repeated or \
-                         missing-group"
-                    )))
-                }
-            })
-    })
+pub fn patterns(list: &[String]) -> Result<PatternRestrictions, Fail> {
+    list.iter()
+        .map(|p| named::<PatternRestriction>("pattern", p))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! End-to-end tests of the `sks` binary on an in-process card image. Cryptographic results are
 //! checked with `openssl` (independent of the card and of RustCrypto).
 
+mod common;
+
+use common::openssl;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -96,20 +99,6 @@ fn have_openssl() -> bool {
         "openssl not found: run scripts/install-deps.sh (Debian package openssl)"
     );
     ok
-}
-
-fn openssl(args: &[&str]) -> Output {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// Exports the key's certificate and its public key; returns the public key PEM path.

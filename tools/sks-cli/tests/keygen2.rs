@@ -42,6 +42,23 @@ fn text(o: &Output) -> (String, String) {
     )
 }
 
+/// `sks keygen2` against `http` with its server certificate agreed, and `pin`.
+fn keygen2_trusting(card: &Card, http: &HttpIssuer, pin: &str) -> Output {
+    std::fs::write(
+        card.path("issuer.der"),
+        http.state().issuer.server_certificate(),
+    )
+    .unwrap();
+    card.run(&[
+        "keygen2",
+        http.url(),
+        "--server-certificate",
+        card.path("issuer.der").to_str().unwrap(),
+        "--pin",
+        pin,
+    ])
+}
+
 fn issuer(scenario: &'static str) -> HttpIssuer {
     let kmk = Kmk::generate_p256();
     HttpIssuer::start(
@@ -56,19 +73,7 @@ fn issuer(scenario: &'static str) -> HttpIssuer {
 fn keygen2_over_http() {
     let card = Card::new();
     let http = issuer("several-keys");
-    std::fs::write(
-        card.path("issuer.der"),
-        http.state().issuer.server_certificate(),
-    )
-    .unwrap();
-    let out = card.run(&[
-        "keygen2",
-        http.url(),
-        "--server-certificate",
-        card.path("issuer.der").to_str().unwrap(),
-        "--pin",
-        "1234",
-    ]);
+    let out = keygen2_trusting(&card, &http, "1234");
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     for line in [
@@ -103,19 +108,7 @@ fn keygen2_refusals() {
     assert!(!out.status.success());
     assert!(stderr.contains("--server-certificate"), "{stderr}");
     // A PIN that breaks the policy, non-interactive: nothing is provisioned.
-    std::fs::write(
-        card.path("issuer.der"),
-        http.state().issuer.server_certificate(),
-    )
-    .unwrap();
-    let out = card.run(&[
-        "keygen2",
-        http.url(),
-        "--server-certificate",
-        card.path("issuer.der").to_str().unwrap(),
-        "--pin",
-        "12",
-    ]);
+    let out = keygen2_trusting(&card, &http, "12");
     let (stdout, stderr) = text(&out);
     assert!(!out.status.success(), "{stdout}");
     assert!(stderr.contains("PIN length error"), "{stderr}");

@@ -3,6 +3,9 @@
 //! `--json` document validated against docs/cli-schema.json (Python `jsonschema`); the exit
 //! codes of docs/cli.md provoked one by one.
 
+mod common;
+
+use common::openssl;
 use conformance_tests::{CardUnderTest, PrivatePcscd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -80,20 +83,6 @@ impl Env {
         assert_eq!(v["error"]["exit"], code);
         v
     }
-}
-
-fn openssl(args: &[&str]) -> Output {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn unhex(v: &serde_json::Value) -> Vec<u8> {

@@ -3,13 +3,14 @@
 use crate::driver::{KeySpec, PinPolicy};
 use crate::macdata::Property;
 use crate::{Curve, Kmk};
+use apdu_spec::values::{AppUsage, Grouping, PinFormat};
 
 /// A PUK policy: its value is sent encrypted.
 #[derive(Clone)]
 pub struct PukPlan {
     pub id: String,
     pub value: Vec<u8>,
-    /// 0 numeric, 1 alphanumeric, 2 string, 3 binary.
+    /// A [`PinFormat`] byte.
     pub format: u8,
     pub retry_limit: u16,
 }
@@ -169,7 +170,7 @@ impl Scenario {
         s.puks.push(PukPlan {
             id: "PUK.1".into(),
             value: b"01234567".to_vec(),
-            format: 0,
+            format: PinFormat::Numeric.into(),
             retry_limit: 3,
         });
         s.pins.push(PinPlan {
@@ -179,21 +180,25 @@ impl Scenario {
             preset: None,
         });
         s.keys.push(
-            KeyPlan::new("Key.1", Some("PIN.1"), crate::alg::EC_P256, 0)
-                .endorse(&[crate::alg::ECDSA_SHA256]),
+            KeyPlan::new(
+                "Key.1",
+                Some("PIN.1"),
+                crate::alg::EC_P256,
+                AppUsage::Signature,
+            )
+            .endorse(&[crate::alg::ECDSA_SHA256]),
         );
         s
     }
 }
 
 impl KeyPlan {
-    /// A key `id` of `algorithm` with `app_usage` (0 signature, 1 authentication, 2
-    /// encryption, 3 universal), under PIN policy `pin` if given.
-    pub fn new(id: &str, pin: Option<&str>, algorithm: &str, app_usage: u8) -> Self {
+    /// A key `id` of `algorithm` with `app_usage`, under PIN policy `pin` if given.
+    pub fn new(id: &str, pin: Option<&str>, algorithm: &str, app_usage: AppUsage) -> Self {
         let mut spec = KeySpec::new(id);
         spec.pin_policy = pin.map(Into::into);
         spec.key_algorithm = algorithm.into();
-        spec.app_usage = app_usage;
+        spec.app_usage = app_usage.into();
         Self {
             spec,
             credential: CredentialPlan::default(),
@@ -257,31 +262,36 @@ impl Scenario {
             "several-keys" => {
                 let mut s = Self::pin_puk_p256(Some(kmk.clone()));
                 s.name = name.into();
-                s.pins[0].policy.grouping = 1; // shared: one PIN for both keys
+                s.pins[0].policy.grouping = Grouping::Shared.into(); // one PIN for both keys
                 s.keys.push(
-                    KeyPlan::new("Key.RSA", Some("PIN.1"), crate::alg::RSA2048, 1)
-                        .endorse(&[crate::alg::RSA_SHA256])
-                        .credential(|c| {
-                            c.extensions
-                                .push(("urn:sks:keygen2:ext".into(), b"extension data".to_vec()));
-                            c.encrypted_extensions
-                                .push(("urn:sks:keygen2:secret".into(), b"secret data".to_vec()));
-                            c.property_bags.push((
-                                "urn:sks:keygen2:bag".into(),
-                                vec![
-                                    Property::new("Counter", "0", true),
-                                    Property::new("Digits", "8", false),
-                                ],
-                            ));
-                            c.logotypes.push((
-                                "https://webpki.github.io/keygen2/logotype#list".into(),
-                                "image/png".into(),
-                                vec![0x89, b'P', b'N', b'G'],
-                            ));
-                        }),
+                    KeyPlan::new(
+                        "Key.RSA",
+                        Some("PIN.1"),
+                        crate::alg::RSA2048,
+                        AppUsage::Authentication,
+                    )
+                    .endorse(&[crate::alg::RSA_SHA256])
+                    .credential(|c| {
+                        c.extensions
+                            .push(("urn:sks:keygen2:ext".into(), b"extension data".to_vec()));
+                        c.encrypted_extensions
+                            .push(("urn:sks:keygen2:secret".into(), b"secret data".to_vec()));
+                        c.property_bags.push((
+                            "urn:sks:keygen2:bag".into(),
+                            vec![
+                                Property::new("Counter", "0", true),
+                                Property::new("Digits", "8", false),
+                            ],
+                        ));
+                        c.logotypes.push((
+                            "https://webpki.github.io/keygen2/logotype#list".into(),
+                            "image/png".into(),
+                            vec![0x89, b'P', b'N', b'G'],
+                        ));
+                    }),
                 );
                 s.keys.push(
-                    KeyPlan::new("Key.HMAC", None, crate::alg::RSA2048, 3)
+                    KeyPlan::new("Key.HMAC", None, crate::alg::RSA2048, AppUsage::Universal)
                         .endorse(&[crate::alg::HMAC_SHA256])
                         .credential(|c| c.import_symmetric = Some(vec![0x5a; 32])),
                 );
@@ -297,9 +307,14 @@ impl Scenario {
                     filter: Default::default(),
                 });
                 s.keys.push(
-                    KeyPlan::new("Key.Updated", None, crate::alg::EC_P256, 0)
-                        .endorse(&[crate::alg::ECDSA_SHA256])
-                        .credential(|c| c.update_key = Some(target)),
+                    KeyPlan::new(
+                        "Key.Updated",
+                        None,
+                        crate::alg::EC_P256,
+                        AppUsage::Signature,
+                    )
+                    .endorse(&[crate::alg::ECDSA_SHA256])
+                    .credential(|c| c.update_key = Some(target)),
                 );
                 s
             }

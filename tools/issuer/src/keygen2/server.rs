@@ -476,17 +476,18 @@ impl KeyGen2Server {
                     min_length: policy.min_length,
                     max_length: policy.max_length,
                     retry_limit: policy.retry_limit,
-                    format: PinFormat::from_sks(policy.format)
-                        .ok_or_else(|| Error::Usage("PIN format".into()))?,
+                    format: PinFormat::try_from(policy.format)
+                        .map_err(|_| Error::Usage("PIN format".into()))?,
                     user_modifiable: (!policy.user_modifiable).then_some(false),
-                    grouping: Grouping::from_sks(policy.grouping).filter(|g| *g != Grouping::None),
-                    input_method: InputMethod::from_sks(policy.input_method)
+                    grouping: Grouping::try_from(policy.grouping)
+                        .ok()
+                        .filter(|g| *g != Grouping::None),
+                    input_method: InputMethod::try_from(policy.input_method)
+                        .ok()
                         .filter(|m| *m != InputMethod::Any),
                     pattern_restrictions: NonEmpty::new(
-                        [0x01u8, 0x02, 0x04, 0x08, 0x10]
+                        PatternRestrictions::from_bits_truncate(policy.pattern_restrictions)
                             .iter()
-                            .filter(|b| policy.pattern_restrictions & **b != 0)
-                            .filter_map(|b| PatternRestriction::from_sks(*b))
                             .collect(),
                     ),
                     mac: Mac32(args.mac.0),
@@ -509,8 +510,8 @@ impl KeyGen2Server {
                 id: id(&p.id)?,
                 encrypted_puk: Sized(args.encrypted_puk.0.clone()),
                 retry_limit: p.retry_limit,
-                format: PinFormat::from_sks(p.format)
-                    .ok_or_else(|| Error::Usage("PUK format".into()))?,
+                format: PinFormat::try_from(p.format)
+                    .map_err(|_| Error::Usage("PUK format".into()))?,
                 mac: Mac32(args.mac.0),
                 pin_policy_specifiers: NonEmpty::new(pins)
                     .ok_or_else(|| Error::Usage(format!("PUK {} without PIN policies", p.id)))?,
@@ -848,15 +849,17 @@ fn key_entry_json(req: &KeyRequest, top_level: bool) -> Result<KeyEntrySpecifier
         enable_pin_caching: s.enable_pin_caching.then_some(true),
         device_pin_protection: (top_level && s.device_pin_protection).then_some(true),
         server_seed: (!s.server_seed.is_empty()).then(|| B64(s.server_seed.clone())),
-        biometric_protection: BiometricProtection::from_sks(s.biometric_protection)
+        biometric_protection: BiometricProtection::try_from(s.biometric_protection)
+            .ok()
             .filter(|b| *b != BiometricProtection::None),
-        export_protection: ExportProtection::from_sks(s.export_protection)
+        export_protection: ExportProtection::try_from(s.export_protection)
+            .ok()
             .filter(|e| *e != ExportProtection::NonExportable),
-        delete_protection: DeleteProtection::from_sks(s.delete_protection)
+        delete_protection: DeleteProtection::try_from(s.delete_protection)
+            .ok()
             .filter(|d| *d != DeleteProtection::None),
         friendly_name: (!s.friendly_name.is_empty()).then(|| s.friendly_name.clone()),
-        app_usage: AppUsage::from_sks(s.app_usage)
-            .ok_or_else(|| Error::Usage("appUsage".into()))?,
+        app_usage: AppUsage::try_from(s.app_usage).map_err(|_| Error::Usage("appUsage".into()))?,
         key_algorithm: uri(&s.key_algorithm)?,
         key_parameters: (!s.key_parameters.is_empty()).then(|| B64(s.key_parameters.clone())),
         endorsed_algorithms: NonEmpty::new(

@@ -9,6 +9,7 @@ use crate::out::Out;
 use crate::profile::{self, KeyAlg, KeyKind, KeyProfile, PinSpec, Profile, PropertySpec, PukSpec};
 use crate::secret::{Secret, SecretSource};
 use crate::ProvisionArgs;
+use apdu_spec::values::{AppUsage, DeleteProtection, ExportProtection, InputMethod, PinFormat};
 use serde_json::{json, Value};
 use sks_issuer::{Issuer, Kmk, PinPolicy};
 use std::fmt::Write as _;
@@ -17,16 +18,16 @@ use zeroize::Zeroizing;
 mod import;
 
 /// The least permissive SKS format that accepts a PIN or PUK value.
-fn format_of(value: &[u8]) -> &'static str {
+fn format_of(value: &[u8]) -> PinFormat {
     if value.iter().all(u8::is_ascii_digit) {
-        "numeric"
+        PinFormat::Numeric
     } else if value
         .iter()
         .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
     {
-        "alphanumeric"
+        PinFormat::Alphanumeric
     } else {
-        "string"
+        PinFormat::String
     }
 }
 
@@ -48,7 +49,7 @@ fn from_flags(a: &ProvisionArgs) -> Result<Profile, Fail> {
     } else {
         let puk = secret_or(&a.puk, "12345678", "PUK")?;
         let pin = secret_or(&a.pin, "1234", "PIN")?;
-        if format_of(puk.bytes()) == "string" {
+        if format_of(puk.bytes()) == PinFormat::String {
             return Err(Fail::usage(
                 "the PUK must be digits, or digits and upper-case letters",
             ));
@@ -56,7 +57,7 @@ fn from_flags(a: &ProvisionArgs) -> Result<Profile, Fail> {
         let len = u16::try_from(pin.bytes().len()).unwrap_or(u16::MAX);
         p.puk.push(PukSpec {
             id: "PUK.1".into(),
-            format: format_of(puk.bytes()).into(),
+            format: format_of(puk.bytes()).to_string(),
             value: SecretSource::Literal(Zeroizing::new(
                 String::from_utf8_lossy(puk.bytes()).into_owned(),
             )),
@@ -68,7 +69,7 @@ fn from_flags(a: &ProvisionArgs) -> Result<Profile, Fail> {
             format: a
                 .pin_format
                 .clone()
-                .unwrap_or_else(|| format_of(pin.bytes()).into()),
+                .unwrap_or_else(|| format_of(pin.bytes()).to_string()),
             min_length: a.pin_min.unwrap_or(len.min(4)),
             max_length: a.pin_max.unwrap_or(len.max(8)),
             retry_limit: a.retries,
@@ -76,12 +77,12 @@ fn from_flags(a: &ProvisionArgs) -> Result<Profile, Fail> {
             patterns: a.patterns.clone(),
             user_defined: true,
             user_modifiable: true,
-            input_method: "any".into(),
+            input_method: InputMethod::Any.to_string(),
         });
         Some(String::from_utf8_lossy(pin.bytes()).into_owned())
     };
     let export = if a.exportable {
-        "pin".to_owned()
+        ExportProtection::Pin.to_string()
     } else {
         a.export.clone()
     };
@@ -105,7 +106,7 @@ fn from_flags(a: &ProvisionArgs) -> Result<Profile, Fail> {
     if a.alg.is_empty() {
         // The demo credential.
         let mut k = key("Sign.P256", "p256", "Demo P-256 signing key");
-        k.app_usage = "signature".into();
+        k.app_usage = AppUsage::Signature.to_string();
         k.extension.push(profile::ExtensionSpec {
             type_uri: "urn:sks-cli:demo:note".into(),
             data: Some("Provisioned by sks provision (demo issuer)".into()),
@@ -129,13 +130,13 @@ fn from_flags(a: &ProvisionArgs) -> Result<Profile, Fail> {
         p.keys.push(k);
         if a.rsa {
             let mut k = key("Key.RSA2048", "rsa2048", "Demo RSA-2048 key");
-            k.delete = "puk".into();
+            k.delete = DeleteProtection::Puk.to_string();
             p.keys.push(k);
         }
         if a.hmac {
             let mut k = key("Key.HMAC", "hmac", "Demo HMAC key");
             k.endorse = Some(vec!["hmac-sha256".into(), "hmac-sha512".into()]);
-            k.app_usage = "authentication".into();
+            k.app_usage = AppUsage::Authentication.to_string();
             k.show_secret = true;
             p.keys.push(k);
         }
@@ -329,7 +330,7 @@ fn provision(sks: &mut Card, profile: &Profile, opts: &Opts) -> Result<Out, Fail
         puks.push((
             p,
             p.value.read(&format!("PUK {}", p.id))?,
-            profile::pin_format(&p.format)?,
+            profile::pin_format(&p.format)?.into(),
         ));
     }
     let mut pins = Vec::new();
@@ -339,13 +340,13 @@ fn provision(sks: &mut Card, profile: &Profile, opts: &Opts) -> Result<Out, Fail
             PinPolicy {
                 user_defined: p.user_defined,
                 user_modifiable: p.user_modifiable,
-                format: profile::pin_format(&p.format)?,
+                format: profile::pin_format(&p.format)?.into(),
                 retry_limit: p.retry_limit,
-                grouping: profile::grouping(&p.grouping)?,
-                pattern_restrictions: profile::patterns(&p.patterns)?,
+                grouping: profile::grouping(&p.grouping)?.into(),
+                pattern_restrictions: profile::patterns(&p.patterns)?.into(),
                 min_length: p.min_length,
                 max_length: p.max_length,
-                input_method: profile::input_method(&p.input_method)?,
+                input_method: profile::input_method(&p.input_method)?.into(),
             },
         ));
     }
@@ -439,7 +440,7 @@ fn provision(sks: &mut Card, profile: &Profile, opts: &Opts) -> Result<Out, Fail
             .key_parameters(&k.alg.parameters)
             .endorse(&endorsed)
             .friendly_name(&k.p.friendly_name)
-            .app_usage(profile::app_usage(&k.p.app_usage)?)
+            .app_usage(profile::app_usage(&k.p.app_usage)?.into())
             .export_protection(profile::protection(&k.p.export)?)
             .delete_protection(profile::protection(&k.p.delete)?);
         if let Some(pin_id) = &k.p.pin {
