@@ -371,16 +371,20 @@ impl<S: Store> SksApplet<S> {
         })
     }
 
-    /// The shared start of the two imports (spec-notes §4.12): certificate present, MAC over
-    /// `arr(EE certificate) ‖ arr(encryptedKey)`, at most one import per key, decryption.
+    /// The shared start of the two imports (spec-notes §4.12): the encrypted key's length,
+    /// certificate present, MAC over `arr(EE certificate) ‖ arr(encryptedKey)`, at most one
+    /// import per key, decryption.
     fn import_common(
         &mut self,
         session: u32,
         handle: u32,
         method: &str,
-        encrypted: &[u8],
-        mac: &apdu_spec::Mac,
+        (encrypted, mac): (&[u8], &apdu_spec::Mac),
+        (max_len, too_long): (usize, &str),
     ) -> Result<Secret, SksError> {
+        if encrypted.len() > max_len + ENCRYPTION_OVERHEAD {
+            return Err(option(too_long));
+        }
         let key = self.db.key(handle).ok_or_else(|| no_key(handle))?;
         let ee = key
             .end_entity_certificate()
@@ -402,15 +406,12 @@ impl<S: Store> SksApplet<S> {
     ) -> Result<(), SksError> {
         let session = self.open_key_session(a.key_handle)?;
         self.provisioning_step(session, |card| {
-            if a.encrypted_key.len() > MAX_SYMMETRIC_KEY + ENCRYPTION_OVERHEAD {
-                return Err(option("Symmetric key too long"));
-            }
             let secret = card.import_common(
                 session,
                 a.key_handle,
                 "importSymmetricKey",
-                &a.encrypted_key,
-                &a.mac,
+                (&a.encrypted_key, &a.mac),
+                (MAX_SYMMETRIC_KEY, "Symmetric key too long"),
             )?;
             if secret.is_empty() || secret.len() > MAX_SYMMETRIC_KEY {
                 return Err(option("Symmetric key must be 1-128 bytes"));
@@ -429,15 +430,12 @@ impl<S: Store> SksApplet<S> {
     pub(crate) fn import_private_key(&mut self, a: ImportPrivateKeyArgs) -> Result<(), SksError> {
         let session = self.open_key_session(a.key_handle)?;
         self.provisioning_step(session, |card| {
-            if a.encrypted_key.len() > CRYPTO_DATA_SIZE as usize + ENCRYPTION_OVERHEAD {
-                return Err(option("Private key too long"));
-            }
             let pkcs8 = card.import_common(
                 session,
                 a.key_handle,
                 "importPrivateKey",
-                &a.encrypted_key,
-                &a.mac,
+                (&a.encrypted_key, &a.mac),
+                (CRYPTO_DATA_SIZE as usize, "Private key too long"),
             )?;
             let private = PrivateKey::from_pkcs8(&pkcs8).map_err(|e| option(e.to_string()))?;
             let key = card
