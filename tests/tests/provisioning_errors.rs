@@ -166,10 +166,7 @@ fn wrong_mac_import_private_key() {
     fails("importPrivateKey wrong MAC", ErrorCode::Mac, |s, _| {
         let (pkcs8, spki) = ec_pkcs8(Curve::P256);
         let k = s.key("K").create().unwrap();
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&spki, "K")
-            .unwrap();
+        let cert = ca_certificate(&spki);
         let k = s.set_certificate_path(&k, vec![cert]).unwrap();
         let mut a = s.state_mut().import_private_args(&k, &pkcs8)?;
         a.mac.0[5] ^= 1;
@@ -1259,10 +1256,7 @@ fn import_twice() {
     fails("importPrivateKey then importSymmetricKey", OPT, |s, _| {
         let (pkcs8, spki) = ec_pkcs8(Curve::P256);
         let k = s.key("K").create().unwrap();
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&spki, "K")
-            .unwrap();
+        let cert = ca_certificate(&spki);
         let k = s.set_certificate_path(&k, vec![cert]).unwrap();
         s.import_private(&k, &pkcs8).unwrap();
         s.import_symmetric(&k, &[2; 16])
@@ -1304,6 +1298,23 @@ fn import_symmetric_bad_padding_is_error_crypto() {
     );
 }
 
+/// A certificate for `spki` from a fresh CA "CA", subject "K".
+fn ca_certificate(spki: &[u8]) -> Vec<u8> {
+    sks_issuer::Ca::new("CA")
+        .unwrap()
+        .certify(spki, "K")
+        .unwrap()
+}
+
+/// Creates key "K", of `algorithm` if given.
+fn new_key_of(s: &mut S<'_>, algorithm: Option<&str>) -> sks_issuer::Key {
+    let mut k = s.key("K");
+    if let Some(algorithm) = algorithm {
+        k = k.algorithm(algorithm);
+    }
+    k.create().unwrap()
+}
+
 /// Creates key "K" (of `algorithm` if given), sets a certificate from a fresh CA for `cert_spki`
 /// and imports `pkcs8` into it.
 fn import_under_certificate(
@@ -1312,15 +1323,8 @@ fn import_under_certificate(
     pkcs8: &[u8],
     cert_spki: &[u8],
 ) -> Result<(), sks_issuer::Error> {
-    let mut k = s.key("K");
-    if let Some(algorithm) = algorithm {
-        k = k.algorithm(algorithm);
-    }
-    let k = k.create().unwrap();
-    let cert = sks_issuer::Ca::new("CA")
-        .unwrap()
-        .certify(cert_spki, "K")
-        .unwrap();
+    let k = new_key_of(s, algorithm);
+    let cert = ca_certificate(cert_spki);
     let k = s.set_certificate_path(&k, vec![cert]).unwrap();
     s.import_private(&k, pkcs8)
 }
@@ -1475,52 +1479,36 @@ fn close_unreferenced_pin_and_puk() {
     );
 }
 
-#[test]
-fn close_key_certificate_mismatch() {
-    fails("close: certificate of another EC key", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let (_, other) = ec_pkcs8(Curve::P256);
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&other, "K")
+/// Creates key "K" (of `algorithm` if given), gives it a certificate for `cert_spki` (another
+/// key) and expects the close to fail.
+fn close_fails_with_certificate_of(
+    what: &str,
+    algorithm: Option<&'static str>,
+    cert_spki: Vec<u8>,
+) {
+    fails(what, OPT, move |s, _| {
+        let k = new_key_of(s, algorithm);
+        s.set_certificate_path(&k, vec![ca_certificate(&cert_spki)])
             .unwrap();
-        s.set_certificate_path(&k, vec![cert]).unwrap();
-        unit(s.close())
-    });
-    fails("close: certificate on another curve", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let (_, other) = ec_pkcs8(Curve::P384);
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&other, "K")
-            .unwrap();
-        s.set_certificate_path(&k, vec![cert]).unwrap();
         unit(s.close())
     });
 }
 
 #[test]
+fn close_key_certificate_mismatch() {
+    let (_, other) = ec_pkcs8(Curve::P256);
+    close_fails_with_certificate_of("close: certificate of another EC key", None, other);
+    let (_, other) = ec_pkcs8(Curve::P384);
+    close_fails_with_certificate_of("close: certificate on another curve", None, other);
+}
+
+#[test]
 fn close_rsa_ec_mixup() {
-    fails("close: EC key with an RSA certificate", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let (_, rsa) = rsa_pkcs8(1024);
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&rsa, "K")
-            .unwrap();
-        s.set_certificate_path(&k, vec![cert]).unwrap();
-        unit(s.close())
-    });
-    fails("close: RSA key with an EC certificate", OPT, |s, _| {
-        let k = s.key("K").algorithm(alg::RSA1024).create().unwrap();
-        let (_, ec) = ec_pkcs8(Curve::P256);
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&ec, "K")
-            .unwrap();
-        s.set_certificate_path(&k, vec![cert]).unwrap();
-        unit(s.close())
-    });
+    let (_, rsa) = rsa_pkcs8(1024);
+    close_fails_with_certificate_of("close: EC key with an RSA certificate", None, rsa);
+    let (_, ec) = ec_pkcs8(Curve::P256);
+    let what = "close: RSA key with an EC certificate";
+    close_fails_with_certificate_of(what, Some(alg::RSA1024), ec);
 }
 
 #[test]
@@ -1532,10 +1520,7 @@ fn close_symmetric_entry_certificate_mismatch() {
         |s, _| {
             let k = s.key("K").endorse(&[alg::HMAC_SHA256]).create().unwrap();
             let (_, other) = ec_pkcs8(Curve::P256);
-            let cert = sks_issuer::Ca::new("CA")
-                .unwrap()
-                .certify(&other, "K")
-                .unwrap();
+            let cert = ca_certificate(&other);
             let k = s.set_certificate_path(&k, vec![cert]).unwrap();
             s.import_symmetric(&k, &[1; 20]).unwrap();
             unit(s.close())
@@ -1547,10 +1532,7 @@ fn close_symmetric_entry_certificate_mismatch() {
 fn close_duplicate_certificate_in_session() {
     fails("close: two keys with one certificate", OPT, |s, _| {
         let (pkcs8, spki) = ec_pkcs8(Curve::P256);
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&spki, "K")
-            .unwrap();
+        let cert = ca_certificate(&spki);
         for id in ["A", "B"] {
             let k = s.key(id).create().unwrap();
             let k = s.set_certificate_path(&k, vec![cert.clone()]).unwrap();
@@ -1563,10 +1545,7 @@ fn close_duplicate_certificate_in_session() {
 #[test]
 fn close_duplicate_certificate_store_wide() {
     let (pkcs8, spki) = ec_pkcs8(Curve::P256);
-    let cert = sks_issuer::Ca::new("CA")
-        .unwrap()
-        .certify(&spki, "K")
-        .unwrap();
+    let cert = ca_certificate(&spki);
     let (pkcs8_, cert_) = (pkcs8.clone(), cert.clone());
     let (mut sks, first) = fails_torn_down(
         "close: certificate already used by a key of a closed session",
@@ -1592,10 +1571,7 @@ fn close_duplicate_certificate_store_wide() {
 #[test]
 fn close_duplicate_certificate_of_an_open_session() {
     let (pkcs8, spki) = ec_pkcs8(Curve::P256);
-    let cert = sks_issuer::Ca::new("CA")
-        .unwrap()
-        .certify(&spki, "K")
-        .unwrap();
+    let cert = ca_certificate(&spki);
     let mut sks = card();
     let issuer = issuer();
     let mut a = issuer.session(&mut sks).open().unwrap();
