@@ -8,6 +8,7 @@
 mod user;
 
 use apdu_spec::ErrorCode;
+use conformance_tests::puk_with_pins;
 use sks_issuer::PinPolicy;
 use std::time::Duration;
 use user::*;
@@ -25,11 +26,7 @@ fn use_key(sks: &mut Card, k: &sks_issuer::Key, pin: &[u8]) -> CallResult<()> {
 #[test]
 fn wrong_pin_down_to_lock_then_puk_unlock() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .unwrap();
+        puk_with_pins(s, &[("PIN", PinPolicy::default())]);
         key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
     });
     let k = closed.key("K").unwrap();
@@ -380,19 +377,12 @@ fn change_pin_and_policy_violations() {
 #[test]
 fn set_pin_unblocks_and_checks_policy() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy(
-            "PIN",
-            Some(&puk),
-            PinPolicy {
-                retry_limit: 2,
-                pattern_restrictions: PatternRestriction::Sequence.into(),
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
+        let policy = PinPolicy {
+            retry_limit: 2,
+            pattern_restrictions: PatternRestriction::Sequence.into(),
+            ..PinPolicy::default()
+        };
+        puk_with_pins(s, &[("PIN", policy)]);
         key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1357"));
     });
     let k = closed.key("K").unwrap();
@@ -431,20 +421,11 @@ fn set_pin_unblocks_and_checks_policy() {
 #[test]
 fn shared_pin_group_counts_locks_unlocks_and_changes_together() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy(
-            "Shared",
-            Some(&puk),
-            PinPolicy {
-                grouping: Grouping::Shared.into(),
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
-        s.pin_policy("Other", Some(&puk), PinPolicy::default())
-            .unwrap();
+        let shared = PinPolicy {
+            grouping: Grouping::Shared.into(),
+            ..PinPolicy::default()
+        };
+        puk_with_pins(s, &[("Shared", shared), ("Other", PinPolicy::default())]);
         key(s, "A", alg::EC_P256, &[], with_pin("Shared", b"1111"));
         key(s, "B", alg::EC_P384, &[], |k| {
             with_pin("Shared", b"1111")(k);
@@ -511,53 +492,25 @@ fn shared_pin_group_counts_locks_unlocks_and_changes_together() {
 #[test]
 fn signature_standard_and_unique_grouping() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy(
-            "SigStd",
-            Some(&puk),
-            PinPolicy {
-                grouping: Grouping::SignaturePlusStandard.into(),
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
-        s.pin_policy(
-            "Unique",
-            Some(&puk),
-            PinPolicy {
-                grouping: Grouping::Unique.into(),
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
+        let grouped = |grouping: Grouping| PinPolicy {
+            grouping: grouping.into(),
+            ..PinPolicy::default()
+        };
+        puk_with_pins(
+            s,
+            &[
+                ("SigStd", grouped(Grouping::SignaturePlusStandard)),
+                ("Unique", grouped(Grouping::Unique)),
+            ],
+        );
         // signature+standard: the signature key has its own PIN, the others share one.
-        key(s, "Sig", alg::EC_P256, &[], |k| {
-            with_pin("SigStd", b"1111")(k);
-            k.app_usage = AppUsage::Signature.into();
-        });
-        key(s, "Auth", alg::EC_P256, &[], |k| {
-            with_pin("SigStd", b"2222")(k);
-            k.app_usage = AppUsage::Authentication.into();
-        });
-        key(s, "Enc", alg::EC_P256, &[], |k| {
-            with_pin("SigStd", b"2222")(k);
-            k.app_usage = AppUsage::Encryption.into();
-        });
+        pin_key(s, "Sig", "SigStd", b"1111", AppUsage::Signature);
+        pin_key(s, "Auth", "SigStd", b"2222", AppUsage::Authentication);
+        pin_key(s, "Enc", "SigStd", b"2222", AppUsage::Encryption);
         // unique: same appUsage same PIN, different appUsage different PIN.
-        key(s, "U1", alg::EC_P256, &[], |k| {
-            with_pin("Unique", b"3333")(k);
-            k.app_usage = AppUsage::Authentication.into();
-        });
-        key(s, "U2", alg::EC_P256, &[], |k| {
-            with_pin("Unique", b"3333")(k);
-            k.app_usage = AppUsage::Authentication.into();
-        });
-        key(s, "U3", alg::EC_P256, &[], |k| {
-            with_pin("Unique", b"4444")(k);
-            k.app_usage = AppUsage::Encryption.into();
-        });
+        pin_key(s, "U1", "Unique", b"3333", AppUsage::Authentication);
+        pin_key(s, "U2", "Unique", b"3333", AppUsage::Authentication);
+        pin_key(s, "U3", "Unique", b"4444", AppUsage::Encryption);
     });
     let k = |id: &str| closed.key(id).unwrap();
     let errors = |sks: &mut Card, id: &str| protection(sks, k(id).handle).pin_error_count;
@@ -619,23 +572,14 @@ fn grouping_comparisons_are_counted_pin_attempts() {
     // here), so the oracle loop of someone who knows only the everyday PIN locks the signature
     // PIN after three guesses instead of finding it in 10^4 calls; setPin (PUK holder) likewise.
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
         let policy = PinPolicy {
             grouping: Grouping::SignaturePlusStandard.into(),
             retry_limit: 3,
             ..PinPolicy::default()
         };
-        s.pin_policy("SigStd", Some(&puk), policy).unwrap();
-        key(s, "Sig", alg::EC_P256, &[], |k| {
-            with_pin("SigStd", b"1111")(k);
-            k.app_usage = AppUsage::Signature.into();
-        });
-        key(s, "Auth", alg::EC_P256, &[], |k| {
-            with_pin("SigStd", b"2222")(k);
-            k.app_usage = AppUsage::Authentication.into();
-        });
+        puk_with_pins(s, &[("SigStd", policy)]);
+        pin_key(s, "Sig", "SigStd", b"1111", AppUsage::Signature);
+        pin_key(s, "Auth", "SigStd", b"2222", AppUsage::Authentication);
     });
     let k = |id: &str| closed.key(id).unwrap();
     let errors = |sks: &mut Card, id: &str| protection(sks, k(id).handle).pin_error_count;
@@ -702,11 +646,7 @@ fn grouping_comparisons_are_counted_pin_attempts() {
 #[test]
 fn no_grouping_keeps_keys_independent() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .unwrap();
+        puk_with_pins(s, &[("PIN", PinPolicy::default())]);
         key(s, "A", alg::EC_P256, &[], with_pin("PIN", b"1111"));
         key(s, "B", alg::EC_P256, &[], with_pin("PIN", b"1111"));
     });
@@ -744,11 +684,7 @@ fn pin_counters_persist_across_restart() {
     let closed = {
         let mut sks = file_card(&path);
         let closed = provision(&mut sks, &issuer, |s| {
-            let puk = s
-                .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-                .unwrap();
-            s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-                .unwrap();
+            puk_with_pins(s, &[("PIN", PinPolicy::default())]);
             key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
         });
         let k = closed.key("K").unwrap();

@@ -527,18 +527,11 @@ fn every_protection_attribute_is_stored() {
     let issuer = issuer();
     let info = sks.get_device_info().unwrap();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let puk = s
-        .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-        .unwrap();
-    s.pin_policy(
-        "PIN",
-        Some(&puk),
-        PinPolicy {
-            input_method: InputMethod::TrustedGui.into(),
-            ..PinPolicy::default()
-        },
-    )
-    .unwrap();
+    let trusted_gui = PinPolicy {
+        input_method: InputMethod::TrustedGui.into(),
+        ..PinPolicy::default()
+    };
+    conformance_tests::puk_with_pins(&mut s, &[("PIN", trusted_gui)]);
     s.pin_policy("NoPuk", None, PinPolicy::default()).unwrap();
     // (id, pin policy, export, delete, biometric, appUsage, caching)
     let mut cases: Vec<ProtectionCase> = Vec::new();

@@ -478,18 +478,11 @@ pub fn targets(issuer: &Issuer, sks: &mut Card, kmk: &Kmk, privacy: bool, groupi
         .privacy(privacy)
         .open()
         .expect("open target session");
-    let puk = s
-        .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-        .unwrap();
-    s.pin_policy(
-        "PIN",
-        Some(&puk),
-        sks_issuer::PinPolicy {
-            grouping,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let policy = sks_issuer::PinPolicy {
+        grouping,
+        ..Default::default()
+    };
+    conformance_tests::puk_with_pins(&mut s, &[("PIN", policy)]);
     for (id, pin, usage) in [
         ("T.plain", false, 3u8),
         ("T.pin", true, 3),

@@ -189,6 +189,21 @@ pub fn with_pin(policy: &str, pin: &[u8]) -> impl FnOnce(&mut KeySpec) {
     }
 }
 
+/// A P-256 key `id` (see [`key`]) protected by PIN policy `policy` and PIN `pin`, with appUsage
+/// `usage`.
+pub fn pin_key<T: Transport>(
+    s: &mut Session<'_, T>,
+    id: &str,
+    policy: &str,
+    pin: &[u8],
+    usage: AppUsage,
+) -> Key {
+    key(s, id, alg::EC_P256, &[], |k| {
+        with_pin(policy, pin)(k);
+        k.app_usage = usage.into();
+    })
+}
+
 pub fn uri(s: &str) -> Uri {
     Uri::new(s).expect("uri")
 }
