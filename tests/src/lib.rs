@@ -71,8 +71,19 @@ pub fn puk_with_pins<T: pcsc_bridge::Transport>(
     s: &mut sks_issuer::Session<'_, T>,
     pins: &[(&str, sks_issuer::PinPolicy)],
 ) -> sks_issuer::PukPolicy {
-    let format = apdu_spec::values::PinFormat::Numeric.into();
-    let puk = s.puk("PUK", b"123456", format, 3).expect("createPukPolicy");
+    let numeric = apdu_spec::values::PinFormat::Numeric;
+    puk_with_pins_of(s, (b"123456", numeric, 3), pins)
+}
+
+/// [`puk_with_pins`] with the PUK policy "PUK" of `puk`: (PUK value, format, retry limit).
+pub fn puk_with_pins_of<T: pcsc_bridge::Transport>(
+    s: &mut sks_issuer::Session<'_, T>,
+    (puk, format, retry_limit): (&[u8], apdu_spec::values::PinFormat, u16),
+    pins: &[(&str, sks_issuer::PinPolicy)],
+) -> sks_issuer::PukPolicy {
+    let puk = s
+        .puk("PUK", puk, format.into(), retry_limit)
+        .expect("createPukPolicy");
     for (id, policy) in pins {
         s.pin_policy(id, Some(&puk), policy.clone())
             .unwrap_or_else(|e| panic!("createPinPolicy {id}: {e}"));

@@ -7,7 +7,7 @@
 mod user;
 
 use apdu_spec::{Blob, ErrorCode, SetPropertyArgs, UpdateFirmwareArgs};
-use conformance_tests::otp_bag;
+use conformance_tests::{otp_bag, puk_with_pins_of};
 use serde_json::json;
 use sks_issuer::{PinPolicy, Property};
 use user::*;
@@ -484,11 +484,11 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
 #[test]
 fn export_protection_rules() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .unwrap();
+        puk_with_pins_of(
+            s,
+            (b"24680", PinFormat::Numeric, 3),
+            &[("PIN", PinPolicy::default())],
+        );
         key(s, "Never", alg::EC_P256, &[], |k| {
             k.export_protection = ExportProtection::NonExportable.into()
         });
@@ -564,11 +564,11 @@ fn export_protection_rules() {
 #[test]
 fn delete_protection_rules() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .unwrap();
+        puk_with_pins_of(
+            s,
+            (b"24680", PinFormat::Numeric, 3),
+            &[("PIN", PinPolicy::default())],
+        );
         key(s, "Never", alg::EC_P256, &[], |k| {
             k.delete_protection = DeleteProtection::NonDeletable.into()
         });
@@ -634,18 +634,11 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
     let mut sks = card();
     let issuer = issuer();
     let c1 = provision(&mut sks, &issuer, |s| {
-        let puk = s
-            .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy(
-            "PIN",
-            Some(&puk),
-            PinPolicy {
-                grouping: Grouping::Shared.into(),
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
+        let policy = PinPolicy {
+            grouping: Grouping::Shared.into(),
+            ..PinPolicy::default()
+        };
+        puk_with_pins_of(s, (b"24680", PinFormat::Numeric, 3), &[("PIN", policy)]);
         key(s, "A", alg::EC_P256, &[], with_pin("PIN", b"1111"));
         key(s, "B", alg::EC_P256, &[], with_pin("PIN", b"1111"));
     });

@@ -8,7 +8,7 @@
 mod user;
 
 use apdu_spec::ErrorCode;
-use conformance_tests::puk_with_pins;
+use conformance_tests::{puk_with_pins, puk_with_pins_of};
 use sks_issuer::PinPolicy;
 use std::time::Duration;
 use user::*;
@@ -94,18 +94,15 @@ fn wrong_pin_down_to_lock_then_puk_unlock() {
 #[test]
 fn puk_lock() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"ABCD12", PinFormat::Alphanumeric.into(), 2)
-            .unwrap();
-        s.pin_policy(
-            "PIN",
-            Some(&puk),
-            PinPolicy {
-                retry_limit: 1,
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
+        let policy = PinPolicy {
+            retry_limit: 1,
+            ..PinPolicy::default()
+        };
+        puk_with_pins_of(
+            s,
+            (b"ABCD12", PinFormat::Alphanumeric, 2),
+            &[("PIN", policy)],
+        );
         key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
     });
     let k = closed.key("K").unwrap();
@@ -152,11 +149,11 @@ fn puk_without_retry_limit_never_blocks_and_delays_every_check() {
     let (mut sks, delays) = fixed_card(7);
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
-        let puk = s
-            .puk("PUK", b"11223344", PinFormat::Numeric.into(), 0)
-            .unwrap();
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .unwrap();
+        puk_with_pins_of(
+            s,
+            (b"11223344", PinFormat::Numeric, 0),
+            &[("PIN", PinPolicy::default())],
+        );
         key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
     });
     let k = closed.key("K").unwrap();
@@ -231,25 +228,18 @@ fn unlock_requires_a_puk() {
 #[test]
 fn change_pin_and_policy_violations() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 5)
-            .unwrap();
-        s.pin_policy(
-            "Num",
-            Some(&puk),
-            PinPolicy {
-                pattern_restrictions: u8::from(
-                    PatternRestriction::Sequence
-                        | PatternRestriction::TwoInARow
-                        | PatternRestriction::Repeated,
-                ), // sequence, two-in-a-row, repeated
-                min_length: 4,
-                max_length: 6,
-                retry_limit: 10,
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
+        let policy = PinPolicy {
+            pattern_restrictions: u8::from(
+                PatternRestriction::Sequence
+                    | PatternRestriction::TwoInARow
+                    | PatternRestriction::Repeated,
+            ), // sequence, two-in-a-row, repeated
+            min_length: 4,
+            max_length: 6,
+            retry_limit: 10,
+            ..PinPolicy::default()
+        };
+        let puk = puk_with_pins_of(s, (b"123456", PinFormat::Numeric, 5), &[("Num", policy)]);
         s.pin_policy(
             "Three",
             None,
@@ -514,6 +504,8 @@ fn signature_standard_and_unique_grouping() {
     });
     let k = |id: &str| closed.key(id).unwrap();
     let errors = |sks: &mut Card, id: &str| protection(sks, k(id).handle).pin_error_count;
+    let change =
+        |sks: &mut Card, id: &str, old: &[u8], new: &[u8]| change_pin(sks, k(id).handle, old, new);
 
     // Counters: Auth and Enc share one, Sig has its own.
     expect_err(use_key(&mut sks, k("Auth"), b"0000"), AUTH, "Auth wrong");
@@ -529,19 +521,16 @@ fn signature_standard_and_unique_grouping() {
     assert_eq!(errors(&mut sks, "Auth"), 0);
     // The standard keys' PIN must differ from the signature key's (setter mode).
     expect_err(
-        change_pin(&mut sks, k("Auth").handle, b"2222", b"1111"),
+        change(&mut sks, "Auth", b"2222", b"1111"),
         ErrorCode::Option,
         "standard PIN = signature PIN",
     );
     expect_err(
-        change_pin(&mut sks, k("Sig").handle, b"1111", b"2222"),
+        change(&mut sks, "Sig", b"1111", b"2222"),
         ErrorCode::Option,
         "signature PIN = standard PIN",
     );
-    ok(
-        change_pin(&mut sks, k("Auth").handle, b"2222", b"5555"),
-        "changePin Auth",
-    );
+    ok(change(&mut sks, "Auth", b"2222", b"5555"), "changePin Auth");
     ok(use_key(&mut sks, k("Enc"), b"5555"), "Enc follows Auth");
     ok(use_key(&mut sks, k("Sig"), b"1111"), "Sig unchanged");
 
@@ -553,14 +542,11 @@ fn signature_standard_and_unique_grouping() {
         "unique: same appUsage shares the counter"
     );
     expect_err(
-        change_pin(&mut sks, k("U1").handle, b"3333", b"4444"),
+        change(&mut sks, "U1", b"3333", b"4444"),
         ErrorCode::Option,
         "unique: PIN of another appUsage",
     );
-    ok(
-        change_pin(&mut sks, k("U2").handle, b"3333", b"6666"),
-        "changePin U2",
-    );
+    ok(change(&mut sks, "U2", b"3333", b"6666"), "changePin U2");
     ok(use_key(&mut sks, k("U1"), b"6666"), "U1 follows U2");
     ok(use_key(&mut sks, k("U3"), b"4444"), "U3 unchanged");
 }
