@@ -262,65 +262,44 @@ pub fn ok<T>(r: CallResult<T>, what: &str) -> T {
 // ------------------------------------------------------------------------------------------
 // User API calls
 
-pub fn sign_args(handle: u32, algorithm: &str, pin: &[u8], data: &[u8]) -> SignHashedDataArgs {
-    SignHashedDataArgs {
-        key_handle: handle,
-        algorithm: uri(algorithm),
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: Bytes(pin.to_vec()),
-        data: Bytes(data.to_vec()),
-    }
+/// The User API crypto calls that take a key handle, an algorithm, the PIN as authorization (no
+/// parameters, no biometric authentication) and one input field `$input` (wrapped in `$wrap`):
+/// `$args(handle, algorithm, pin, input)` builds the arguments and, when given,
+/// `$call(sks, handle, algorithm, pin, input)` sends them with `Sks::$method` and returns the
+/// result bytes.
+macro_rules! user_call {
+    ($args:ident -> $ty:ident { $input:ident: $wrap:ident }) => {
+        pub fn $args(handle: u32, algorithm: &str, pin: &[u8], $input: &[u8]) -> $ty {
+            $ty {
+                key_handle: handle,
+                algorithm: uri(algorithm),
+                parameters: Bytes::empty(),
+                biometric_auth: false,
+                authorization: Bytes(pin.to_vec()),
+                $input: $wrap($input.to_vec()),
+            }
+        }
+    };
+    ($call:ident = $method:ident, $args:ident -> $ty:ident { $input:ident: $wrap:ident }) => {
+        user_call!($args -> $ty { $input: $wrap });
+
+        pub fn $call<T: Transport>(
+            sks: &mut Sks<T>,
+            handle: u32,
+            algorithm: &str,
+            pin: &[u8],
+            $input: &[u8],
+        ) -> CallResult<Vec<u8>> {
+            sks.$method(&$args(handle, algorithm, pin, $input))
+                .map(|r| r.result.0)
+        }
+    };
 }
 
-pub fn sign<T: Transport>(
-    sks: &mut Sks<T>,
-    handle: u32,
-    algorithm: &str,
-    pin: &[u8],
-    data: &[u8],
-) -> CallResult<Vec<u8>> {
-    sks.sign_hashed_data(&sign_args(handle, algorithm, pin, data))
-        .map(|r| r.result.0)
-}
-
-pub fn decrypt_args(
-    handle: u32,
-    algorithm: &str,
-    pin: &[u8],
-    data: &[u8],
-) -> AsymmetricKeyDecryptArgs {
-    AsymmetricKeyDecryptArgs {
-        key_handle: handle,
-        algorithm: uri(algorithm),
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: Bytes(pin.to_vec()),
-        data: Bytes(data.to_vec()),
-    }
-}
-
-pub fn decrypt<T: Transport>(
-    sks: &mut Sks<T>,
-    handle: u32,
-    algorithm: &str,
-    pin: &[u8],
-    data: &[u8],
-) -> CallResult<Vec<u8>> {
-    sks.asymmetric_key_decrypt(&decrypt_args(handle, algorithm, pin, data))
-        .map(|r| r.result.0)
-}
-
-pub fn agree_args(handle: u32, algorithm: &str, pin: &[u8], peer: &[u8]) -> KeyAgreementArgs {
-    KeyAgreementArgs {
-        key_handle: handle,
-        algorithm: uri(algorithm),
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: Bytes(pin.to_vec()),
-        public_key: Bytes(peer.to_vec()),
-    }
-}
+user_call!(sign = sign_hashed_data, sign_args -> SignHashedDataArgs { data: Bytes });
+user_call!(decrypt = asymmetric_key_decrypt, decrypt_args -> AsymmetricKeyDecryptArgs { data: Bytes });
+user_call!(hmac = perform_hmac, hmac_args -> PerformHmacArgs { data: Blob });
+user_call!(agree_args -> KeyAgreementArgs { public_key: Bytes });
 
 pub fn agree<T: Transport>(
     sks: &mut Sks<T>,
@@ -329,28 +308,6 @@ pub fn agree<T: Transport>(
     peer: &[u8],
 ) -> CallResult<Vec<u8>> {
     sks.key_agreement(&agree_args(handle, alg::ECDH_RAW, pin, peer))
-        .map(|r| r.result.0)
-}
-
-pub fn hmac_args(handle: u32, algorithm: &str, pin: &[u8], data: &[u8]) -> PerformHmacArgs {
-    PerformHmacArgs {
-        key_handle: handle,
-        algorithm: uri(algorithm),
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: Bytes(pin.to_vec()),
-        data: Blob(data.to_vec()),
-    }
-}
-
-pub fn hmac<T: Transport>(
-    sks: &mut Sks<T>,
-    handle: u32,
-    algorithm: &str,
-    pin: &[u8],
-    data: &[u8],
-) -> CallResult<Vec<u8>> {
-    sks.perform_hmac(&hmac_args(handle, algorithm, pin, data))
         .map(|r| r.result.0)
 }
 
@@ -434,31 +391,27 @@ pub fn unlock<T: Transport>(sks: &mut Sks<T>, handle: u32, puk: &[u8]) -> CallRe
     })
 }
 
-pub fn change_pin<T: Transport>(
-    sks: &mut Sks<T>,
-    handle: u32,
-    old: &[u8],
-    new: &[u8],
-) -> CallResult<()> {
-    sks.change_pin(&apdu_spec::ChangePinArgs {
-        key_handle: handle,
-        authorization: Bytes(old.to_vec()),
-        new_pin: Bytes(new.to_vec()),
-    })
+/// `$call(sks, handle, authorization, new)`: `Sks::$call` with `apdu_spec::$args` that set PIN
+/// `new`, authorized by `authorization` (the old PIN for changePin, the PUK for setPin).
+macro_rules! new_pin_call {
+    ($call:ident, $args:ident) => {
+        pub fn $call<T: Transport>(
+            sks: &mut Sks<T>,
+            handle: u32,
+            authorization: &[u8],
+            new: &[u8],
+        ) -> CallResult<()> {
+            sks.$call(&apdu_spec::$args {
+                key_handle: handle,
+                authorization: Bytes(authorization.to_vec()),
+                new_pin: Bytes(new.to_vec()),
+            })
+        }
+    };
 }
 
-pub fn set_pin<T: Transport>(
-    sks: &mut Sks<T>,
-    handle: u32,
-    puk: &[u8],
-    new: &[u8],
-) -> CallResult<()> {
-    sks.set_pin(&apdu_spec::SetPinArgs {
-        key_handle: handle,
-        authorization: Bytes(puk.to_vec()),
-        new_pin: Bytes(new.to_vec()),
-    })
-}
+new_pin_call!(change_pin, ChangePinArgs);
+new_pin_call!(set_pin, SetPinArgs);
 
 // ------------------------------------------------------------------------------------------
 // The independent crypto oracle
@@ -521,17 +474,7 @@ pub fn cert_hex(k: &Key) -> String {
 /// Asserts that Python verifies `signature` over `data` with the key's certificate.
 #[track_caller]
 pub fn assert_verifies(k: &Key, hash: &str, data: &[u8], signature: &[u8]) {
-    let r = py(json!({"op": "verify", "cert": cert_hex(k), "hash": hash,
-                      "data": hex::encode(data), "signature": hex::encode(signature)}));
-    assert_eq!(
-        r["ok"],
-        json!(true),
-        "{} signature by {} ({hash}, {} data bytes) does not verify: {}",
-        k.key_algorithm,
-        k.id,
-        data.len(),
-        r["why"]
-    );
+    assert_all_verify(&[(k, hash, data.to_vec(), signature.to_vec())]);
 }
 
 /// Batch verification: (key, hash, data, signature) each must verify.
