@@ -203,6 +203,7 @@ fn wrong_mac_close() {
 fn post_op_wrong_mac(which: &'static str) {
     let kmk = Kmk::generate_p256();
     let (mut sks, t) = fails_torn_down(
+        card(),
         &format!("{which} wrong MAC"),
         ErrorCode::Mac,
         |i, sks| targets(i, sks, &kmk, false, 1),
@@ -538,6 +539,7 @@ fn session_key_limit_one_less_fails_at_each_method() {
 #[test]
 fn session_key_limit_zero_fails_at_first_use() {
     fails_torn_down(
+        card(),
         "sessionKeyLimit 0",
         OPT,
         |_, _| (),
@@ -753,7 +755,7 @@ fn key_fails_on(
     code: ErrorCode,
     f: impl FnOnce(&mut sks_issuer::KeySpec) + 'static,
 ) {
-    fails_torn_down_on(
+    fails_torn_down(
         sks,
         what,
         code,
@@ -1548,6 +1550,7 @@ fn close_duplicate_certificate_store_wide() {
     let cert = ca_certificate(&spki);
     let (pkcs8_, cert_) = (pkcs8.clone(), cert.clone());
     let (mut sks, first) = fails_torn_down(
+        card(),
         "close: certificate already used by a key of a closed session",
         OPT,
         move |issuer, sks| {

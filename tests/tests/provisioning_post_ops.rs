@@ -460,6 +460,7 @@ fn post_fails(
     let kmk = Kmk::generate_p256();
     let kmk2 = kmk.clone();
     let (mut sks, t) = fails_torn_down(
+        card(),
         what,
         code,
         |i, sks| targets(i, sks, &kmk, privacy_targets, grouping),

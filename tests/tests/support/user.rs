@@ -116,15 +116,25 @@ pub fn key<T: Transport>(
     endorse: &[&str],
     edit: impl FnOnce(&mut KeySpec),
 ) -> Key {
+    let k = s
+        .create_key(&spec(id, key_algorithm, endorse, edit))
+        .unwrap_or_else(|e| panic!("createKeyEntry {id}: {e}"));
+    s.certify(&k)
+        .unwrap_or_else(|e| panic!("setCertificatePath {id}: {e}"))
+}
+
+/// The key spec of `id`: `key_algorithm`, endorsed `endorse` sorted, edited by `edit`.
+fn spec(
+    id: &str,
+    key_algorithm: &str,
+    endorse: &[&str],
+    edit: impl FnOnce(&mut KeySpec),
+) -> KeySpec {
     let mut spec = KeySpec::new(id);
     spec.key_algorithm = key_algorithm.into();
     spec.endorsed_algorithms = sorted(endorse);
     edit(&mut spec);
-    let k = s
-        .create_key(&spec)
-        .unwrap_or_else(|e| panic!("createKeyEntry {id}: {e}"));
-    s.certify(&k)
-        .unwrap_or_else(|e| panic!("setCertificatePath {id}: {e}"))
+    spec
 }
 
 /// A key entry with an imported symmetric key `secret`.
@@ -164,12 +174,8 @@ pub fn imported_key<T: Transport>(
         (_, Some("p521")) => alg::EC_P521,
         _ => alg::EC_P256,
     };
-    let mut spec = KeySpec::new(id);
-    spec.key_algorithm = key_algorithm.into();
-    spec.endorsed_algorithms = sorted(endorse);
-    edit(&mut spec);
     let k = s
-        .create_key(&spec)
+        .create_key(&spec(id, key_algorithm, endorse, edit))
         .unwrap_or_else(|e| panic!("createKeyEntry {id}: {e}"));
     let path = ca.certify_path(&spki, id).expect("certify imported key");
     let k = s
