@@ -471,8 +471,7 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
         } else {
             alg::ECDSA_SHA256
         };
-        let sig = ok(sign(&mut sks, k.handle, a, b"", &data), "sign after export");
-        assert_verifies(k, "sha256", &data, &sig);
+        assert_signs(&mut sks, k, (a, "sha256"), b"", &data, "sign after export");
     }
     let imp = closed.key("ImpEC").unwrap().handle;
     assert_eq!(
@@ -663,11 +662,14 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
     );
     ok(unlock(&mut sks, b, b"24680"), "B's PUK still works");
     let data = random(32);
-    let sig = ok(
-        sign(&mut sks, b, alg::ECDSA_SHA256, b"1111", &data),
+    assert_signs(
+        &mut sks,
+        c1.key("B").unwrap(),
+        (alg::ECDSA_SHA256, "sha256"),
+        b"1111",
+        &data,
         "B signs",
     );
-    assert_verifies(c1.key("B").unwrap(), "sha256", &data, &sig);
     assert!(all_sessions(&mut sks, false).contains(&c1.provisioning_handle));
 
     // Deleting the last key removes the session (and with it its PIN/PUK objects).
@@ -689,11 +691,14 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
         key(s, "New", alg::EC_P256, &[], with_pin("PIN", b"7777"));
     });
     let k = c3.key("New").unwrap();
-    let sig = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA256, b"7777", &data),
+    assert_signs(
+        &mut sks,
+        k,
+        (alg::ECDSA_SHA256, "sha256"),
+        b"7777",
+        &data,
         "new key",
     );
-    assert_verifies(k, "sha256", &data, &sig);
 }
 
 // ------------------------------------------------------------------------------------------

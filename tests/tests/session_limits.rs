@@ -166,11 +166,14 @@ fn provisioning_leaves_a_reserve_so_pin_attempts_always_commit() {
         "a wrong PIN is counted, not refused for storage",
     );
     assert_eq!(protection(&mut sks, k.handle).pin_error_count, 1);
-    let sig = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA256, b"1234", &data),
+    assert_signs(
+        &mut sks,
+        k,
+        (alg::ECDSA_SHA256, "sha256"),
+        b"1234",
+        &data,
         "the right PIN still works",
     );
-    assert_verifies(k, "sha256", &data, &sig);
     assert_eq!(protection(&mut sks, k.handle).pin_error_count, 0);
 }
 

@@ -92,11 +92,14 @@ fn ecdsa_signatures_on_all_curves_verify_independently() {
     // hashes is fine; identical output for the same input is allowed), but both verify.
     let k = closed.key("P256").unwrap();
     let data = random(32);
-    let s1 = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA256, b"", &data),
+    let s1 = assert_signs(
+        &mut sks,
+        k,
+        (alg::ECDSA_SHA256, "sha256"),
+        b"",
+        &data,
         "sign",
     );
-    assert_verifies(k, "sha256", &data, &s1);
     // A corrupted signature must not verify (the oracle is not a rubber stamp).
     let mut bad = s1.clone();
     bad[10] ^= 1;
@@ -314,11 +317,14 @@ fn sign_rejects_wrong_algorithms_and_parameters() {
     );
     // The endorsed one still works after all those failures.
     let data = random(32);
-    let sig = ok(
-        sign(&mut sks, h("EC"), alg::ECDSA_SHA256, b"", &data),
+    assert_signs(
+        &mut sks,
+        closed.key("EC").unwrap(),
+        (alg::ECDSA_SHA256, "sha256"),
+        b"",
+        &data,
         "endorsed",
     );
-    assert_verifies(closed.key("EC").unwrap(), "sha256", &data, &sig);
 }
 
 #[test]
@@ -350,18 +356,24 @@ fn sign_with_pin_and_imported_ec_key() {
         ErrorCode::Authorization,
         "PIN key without PIN",
     );
-    let sig = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA384, b"5678", &data),
+    assert_signs(
+        &mut sks,
+        k,
+        (alg::ECDSA_SHA384, "sha384"),
+        b"5678",
+        &data,
         "sign with PIN",
     );
-    assert_verifies(k, "sha384", &data, &sig);
     let k = closed.key("Imp521").unwrap();
     let data = random(64);
-    let sig = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA512, b"", &data),
+    assert_signs(
+        &mut sks,
+        k,
+        (alg::ECDSA_SHA512, "sha512"),
+        b"",
+        &data,
         "imported P-521",
     );
-    assert_verifies(k, "sha512", &data, &sig);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1077,11 +1089,14 @@ fn keys_of_open_sessions_are_unusable() {
     drop(s);
     let k = closed.key("EC").unwrap();
     let data = random(32);
-    let sig = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA256, b"", &data),
+    assert_signs(
+        &mut sks,
+        k,
+        (alg::ECDSA_SHA256, "sha256"),
+        b"",
+        &data,
         "after close",
     );
-    assert_verifies(k, "sha256", &data, &sig);
 }
 
 #[test]
@@ -1350,22 +1365,28 @@ fn sign_and_decrypt_over_pcsc() {
     });
     let ec = closed.key("EC").unwrap();
     let data = random(32);
-    let sig = ok(
-        sign(&mut sks, ec.handle, alg::ECDSA_SHA256, b"2468", &data),
+    assert_signs(
+        &mut sks,
+        ec,
+        (alg::ECDSA_SHA256, "sha256"),
+        b"2468",
+        &data,
         "PC/SC sign",
     );
-    assert_verifies(ec, "sha256", &data, &sig);
     expect_err(
         sign(&mut sks, ec.handle, alg::ECDSA_SHA256, b"0000", &data),
         ErrorCode::Authorization,
         "PC/SC wrong PIN",
     );
     let rsa = closed.key("RSA").unwrap();
-    let sig = ok(
-        sign(&mut sks, rsa.handle, alg::RSA_SHA256, b"", &data),
+    assert_signs(
+        &mut sks,
+        rsa,
+        (alg::RSA_SHA256, "sha256"),
+        b"",
+        &data,
         "PC/SC RSA sign",
     );
-    assert_verifies(rsa, "sha256", &data, &sig);
     let plain = random(100);
     let ct = py_rsa_encrypt(rsa, "oaep_sha256", &plain);
     assert_eq!(

@@ -483,6 +483,22 @@ pub fn assert_verifies(k: &Key, hash: &str, data: &[u8], signature: &[u8]) {
     assert_all_verify(&[(k, hash, data.to_vec(), signature.to_vec())]);
 }
 
+/// Signs `data` with `k` (`algorithm`, PIN `pin`): the call must succeed (`what`) and Python
+/// must verify the signature with `hash`. Returns the signature.
+#[track_caller]
+pub fn assert_signs<T: Transport>(
+    sks: &mut Sks<T>,
+    k: &Key,
+    (algorithm, hash): (&str, &str),
+    pin: &[u8],
+    data: &[u8],
+    what: &str,
+) -> Vec<u8> {
+    let sig = ok(sign(sks, k.handle, algorithm, pin, data), what);
+    assert_verifies(k, hash, data, &sig);
+    sig
+}
+
 /// Batch verification: (key, hash, data, signature) each must verify.
 #[track_caller]
 pub fn assert_all_verify(items: &[(&Key, &str, Vec<u8>, Vec<u8>)]) {
