@@ -421,9 +421,7 @@ fn protection_info_fields() {
 
 #[test]
 fn export_private_keys_as_pkcs8_matching_the_certificate() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned_with(|s, issuer| {
         for (id, a) in [
             ("P256", alg::EC_P256),
             ("P384", alg::EC_P384),
@@ -665,7 +663,7 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
     assert_signs(
         &mut sks,
         c1.key("B").unwrap(),
-        (alg::ECDSA_SHA256, "sha256"),
+        ES256,
         b"1111",
         &data,
         "B signs",
@@ -691,14 +689,7 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
         key(s, "New", alg::EC_P256, &[], with_pin("PIN", b"7777"));
     });
     let k = c3.key("New").unwrap();
-    assert_signs(
-        &mut sks,
-        k,
-        (alg::ECDSA_SHA256, "sha256"),
-        b"7777",
-        &data,
-        "new key",
-    );
+    assert_signs(&mut sks, k, ES256, b"7777", &data, "new key");
 }
 
 // ------------------------------------------------------------------------------------------

@@ -169,7 +169,7 @@ fn provisioning_leaves_a_reserve_so_pin_attempts_always_commit() {
     assert_signs(
         &mut sks,
         k,
-        (alg::ECDSA_SHA256, "sha256"),
+        ES256,
         b"1234",
         &data,
         "the right PIN still works",

@@ -92,14 +92,7 @@ fn ecdsa_signatures_on_all_curves_verify_independently() {
     // hashes is fine; identical output for the same input is allowed), but both verify.
     let k = closed.key("P256").unwrap();
     let data = random(32);
-    let s1 = assert_signs(
-        &mut sks,
-        k,
-        (alg::ECDSA_SHA256, "sha256"),
-        b"",
-        &data,
-        "sign",
-    );
+    let s1 = assert_signs(&mut sks, k, ES256, b"", &data, "sign");
     // A corrupted signature must not verify (the oracle is not a rubber stamp).
     let mut bad = s1.clone();
     bad[10] ^= 1;
@@ -112,9 +105,7 @@ fn ecdsa_signatures_on_all_curves_verify_independently() {
 
 #[test]
 fn rsa_signatures_verify_independently() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned_with(|s, issuer| {
         key(s, "R2048", alg::RSA2048, &RSA_SIGN_ALL, |_| {});
         key(s, "R1024", alg::RSA1024, &RSA_SIGN_ALL, |_| {});
         // Exponent 3 via keyParameters (spec-notes §4.9 step 11).
@@ -320,7 +311,7 @@ fn sign_rejects_wrong_algorithms_and_parameters() {
     assert_signs(
         &mut sks,
         closed.key("EC").unwrap(),
-        (alg::ECDSA_SHA256, "sha256"),
+        ES256,
         b"",
         &data,
         "endorsed",
@@ -329,9 +320,7 @@ fn sign_rejects_wrong_algorithms_and_parameters() {
 
 #[test]
 fn sign_with_pin_and_imported_ec_key() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned_with(|s, issuer| {
         s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
         key(
             s,
@@ -356,24 +345,10 @@ fn sign_with_pin_and_imported_ec_key() {
         ErrorCode::Authorization,
         "PIN key without PIN",
     );
-    assert_signs(
-        &mut sks,
-        k,
-        (alg::ECDSA_SHA384, "sha384"),
-        b"5678",
-        &data,
-        "sign with PIN",
-    );
+    assert_signs(&mut sks, k, ES384, b"5678", &data, "sign with PIN");
     let k = closed.key("Imp521").unwrap();
     let data = random(64);
-    assert_signs(
-        &mut sks,
-        k,
-        (alg::ECDSA_SHA512, "sha512"),
-        b"",
-        &data,
-        "imported P-521",
-    );
+    assert_signs(&mut sks, k, ES512, b"", &data, "imported P-521");
 }
 
 // ------------------------------------------------------------------------------------------
@@ -381,9 +356,7 @@ fn sign_with_pin_and_imported_ec_key() {
 
 #[test]
 fn rsa_decrypt_of_python_ciphertexts() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned_with(|s, issuer| {
         key(s, "R2048", alg::RSA2048, &RSA_DECRYPT_ALL, |_| {});
         key(s, "R1024", alg::RSA1024, &[], |_| {});
         imported_key(
@@ -529,9 +502,7 @@ fn decrypt_rejects_non_rsa_and_non_endorsed_keys() {
 
 #[test]
 fn ecdh_matches_python_on_all_curves() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned_with(|s, issuer| {
         key(s, "P256", alg::EC_P256, &[alg::ECDH_RAW], |_| {});
         key(s, "P384", alg::EC_P384, &[alg::ECDH_RAW], |_| {});
         key(s, "P521", alg::EC_P521, &[], |_| {});
@@ -1089,14 +1060,7 @@ fn keys_of_open_sessions_are_unusable() {
     drop(s);
     let k = closed.key("EC").unwrap();
     let data = random(32);
-    assert_signs(
-        &mut sks,
-        k,
-        (alg::ECDSA_SHA256, "sha256"),
-        b"",
-        &data,
-        "after close",
-    );
+    assert_signs(&mut sks, k, ES256, b"", &data, "after close");
 }
 
 #[test]
@@ -1365,28 +1329,14 @@ fn sign_and_decrypt_over_pcsc() {
     });
     let ec = closed.key("EC").unwrap();
     let data = random(32);
-    assert_signs(
-        &mut sks,
-        ec,
-        (alg::ECDSA_SHA256, "sha256"),
-        b"2468",
-        &data,
-        "PC/SC sign",
-    );
+    assert_signs(&mut sks, ec, ES256, b"2468", &data, "PC/SC sign");
     expect_err(
         sign(&mut sks, ec.handle, alg::ECDSA_SHA256, b"0000", &data),
         ErrorCode::Authorization,
         "PC/SC wrong PIN",
     );
     let rsa = closed.key("RSA").unwrap();
-    assert_signs(
-        &mut sks,
-        rsa,
-        (alg::RSA_SHA256, "sha256"),
-        b"",
-        &data,
-        "PC/SC RSA sign",
-    );
+    assert_signs(&mut sks, rsa, RS256, b"", &data, "PC/SC RSA sign");
     let plain = random(100);
     let ct = py_rsa_encrypt(rsa, "oaep_sha256", &plain);
     assert_eq!(

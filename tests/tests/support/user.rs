@@ -92,9 +92,16 @@ pub fn provision<T: Transport>(
 pub fn provisioned(
     f: impl FnOnce(&mut Session<'_, InProcess<dyn applet::Card + Send>>),
 ) -> (Card, Issuer, Closed) {
+    provisioned_with(|s, _| f(s))
+}
+
+/// [`provisioned`], `f` also given the issuer (e.g. its CA for [`imported_key`]).
+pub fn provisioned_with(
+    f: impl FnOnce(&mut Session<'_, InProcess<dyn applet::Card + Send>>, &Issuer),
+) -> (Card, Issuer, Closed) {
     let mut sks = card();
     let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, f);
+    let closed = provision(&mut sks, &issuer, |s| f(s, &issuer));
     (sks, issuer, closed)
 }
 
@@ -482,6 +489,12 @@ pub fn cert_hex(k: &Key) -> String {
 pub fn assert_verifies(k: &Key, hash: &str, data: &[u8], signature: &[u8]) {
     assert_all_verify(&[(k, hash, data.to_vec(), signature.to_vec())]);
 }
+
+/// (signature algorithm, Python hash name) pairs for [`assert_signs`].
+pub const ES256: (&str, &str) = (alg::ECDSA_SHA256, "sha256");
+pub const ES384: (&str, &str) = (alg::ECDSA_SHA384, "sha384");
+pub const ES512: (&str, &str) = (alg::ECDSA_SHA512, "sha512");
+pub const RS256: (&str, &str) = (alg::RSA_SHA256, "sha256");
 
 /// Signs `data` with `k` (`algorithm`, PIN `pin`): the call must succeed (`what`) and Python
 /// must verify the signature with `hash`. Returns the signature.
