@@ -1101,72 +1101,58 @@ fn biometric_options_follow_spec_notes_5_6() {
     };
     let pin_errors = |sks: &mut Card, id: &str| protection(sks, closed.key(id).unwrap().handle);
 
-    // none (0): biometricAuth = true is invalid; false → normal PIN check.
-    expect_err(
-        try_sign(&mut sks, "Bio0", true, b"1111"),
-        auth,
-        "bio none + biometricAuth",
-    );
-    ok(try_sign(&mut sks, "Bio0", false, b"1111"), "bio none + PIN");
+    // (key, biometricAuth, PIN, whether the signature succeeds (else ERROR_AUTHORIZATION), case)
+    let check = |sks: &mut Card, cases: &[(&str, bool, &str, bool, &str)]| {
+        for &(id, bio, pin, accepted, what) in cases {
+            let r = try_sign(sks, id, bio, pin.as_bytes());
+            if accepted {
+                ok(r, what);
+            } else {
+                expect_err(r, auth, what);
+            }
+        }
+    };
 
+    // none (0): biometricAuth = true is invalid; false → normal PIN check.
     // alternative (1): biometric alone OK; biometric + PIN is an error (PIN not verified);
     // no biometric → PIN check.
-    ok(
-        try_sign(&mut sks, "Bio1", true, b""),
-        "alternative + biometric",
-    );
-    expect_err(
-        try_sign(&mut sks, "Bio1", true, b"1111"),
-        auth,
-        "alternative + biometric + PIN",
-    );
-    expect_err(
-        try_sign(&mut sks, "Bio1", true, b"9999"),
-        auth,
-        "alternative + biometric + wrong PIN",
-    );
+    let cases = [
+        ("Bio0", true, "1111", false, "bio none + biometricAuth"),
+        ("Bio0", false, "1111", true, "bio none + PIN"),
+        ("Bio1", true, "", true, "alternative + biometric"),
+        ("Bio1", true, "1111", false, "alternative + biometric + PIN"),
+        (
+            "Bio1",
+            true,
+            "9999",
+            false,
+            "alternative + biometric + wrong PIN",
+        ),
+    ];
+    check(&mut sks, &cases);
     assert_eq!(
         pin_errors(&mut sks, "Bio1").pin_error_count,
         0,
         "alternative: a PIN supplied with biometricAuth is not verified (no count)"
     );
-    ok(
-        try_sign(&mut sks, "Bio1", false, b"1111"),
-        "alternative + PIN",
-    );
-    expect_err(
-        try_sign(&mut sks, "Bio1", false, b"9999"),
-        auth,
-        "alternative + wrong PIN",
-    );
+    let cases = [
+        ("Bio1", false, "1111", true, "alternative + PIN"),
+        ("Bio1", false, "9999", false, "alternative + wrong PIN"),
+    ];
+    check(&mut sks, &cases);
     assert_eq!(pin_errors(&mut sks, "Bio1").pin_error_count, 1);
-    ok(try_sign(&mut sks, "Bio1", false, b"1111"), "reset");
-
     // combined (2): biometric + PIN; missing biometric is an error even with the right PIN.
-    ok(try_sign(&mut sks, "Bio2", true, b"1111"), "combined");
-    expect_err(
-        try_sign(&mut sks, "Bio2", true, b"9999"),
-        auth,
-        "combined + wrong PIN",
-    );
-    expect_err(
-        try_sign(&mut sks, "Bio2", true, b""),
-        auth,
-        "combined without PIN",
-    );
-    expect_err(
-        try_sign(&mut sks, "Bio2", false, b"1111"),
-        auth,
-        "combined without biometric",
-    );
-
     // exclusive (3): only biometric.
-    ok(try_sign(&mut sks, "Bio3", true, b""), "exclusive");
-    expect_err(
-        try_sign(&mut sks, "Bio3", false, b""),
-        auth,
-        "exclusive without biometric",
-    );
+    let cases = [
+        ("Bio1", false, "1111", true, "reset"),
+        ("Bio2", true, "1111", true, "combined"),
+        ("Bio2", true, "9999", false, "combined + wrong PIN"),
+        ("Bio2", true, "", false, "combined without PIN"),
+        ("Bio2", false, "1111", false, "combined without biometric"),
+        ("Bio3", true, "", true, "exclusive"),
+        ("Bio3", false, "", false, "exclusive without biometric"),
+    ];
+    check(&mut sks, &cases);
     assert!(
         try_sign(&mut sks, "Bio3", true, b"1111").is_err(),
         "exclusive: no PIN allowed"
@@ -1229,21 +1215,13 @@ fn the_biometric_flag_opens_nothing_on_a_card_without_the_simulation() {
         a.biometric_auth = bio;
         sks.sign_hashed_data(&a).map(|r| r.result.0)
     };
-    expect_err(
-        try_sign(&mut sks, "Excl", true, b""),
-        auth,
-        "exclusive + flag",
-    );
-    expect_err(
-        try_sign(&mut sks, "Excl", false, b""),
-        auth,
-        "exclusive, no flag",
-    );
-    expect_err(
-        try_sign(&mut sks, "Alt", true, b""),
-        auth,
-        "alternative + flag",
-    );
+    for (id, bio, what) in [
+        ("Excl", true, "exclusive + flag"),
+        ("Excl", false, "exclusive, no flag"),
+        ("Alt", true, "alternative + flag"),
+    ] {
+        expect_err(try_sign(&mut sks, id, bio, b""), auth, what);
+    }
     let h = closed.key("Excl").unwrap().handle;
     let mut a = hmac_args(h, alg::HMAC_SHA256, b"", b"abc");
     a.biometric_auth = true;
