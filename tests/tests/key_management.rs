@@ -478,79 +478,105 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
     );
 }
 
+/// The PUK of [`with_puk_pin`].
+const PUK: &[u8] = b"24680";
+
+/// PUK policy "PUK" ([`PUK`]) governing PIN policy "PIN".
+fn with_puk_pin(s: &mut sks_issuer::Session<'_, impl pcsc_bridge::Transport>) {
+    let pin = [("PIN", PinPolicy::default())];
+    puk_with_pins_of(s, (PUK, PinFormat::Numeric, 3), &pin);
+}
+
+/// A key spec edit: PIN "1111" of policy "PIN", then `edit`.
+fn pin_1111(edit: impl FnOnce(&mut sks_issuer::KeySpec)) -> impl FnOnce(&mut sks_issuer::KeySpec) {
+    |k| {
+        with_pin("PIN", b"1111")(k);
+        edit(k);
+    }
+}
+
+/// Expects `call(sks, handle, authorization)` to fail for each case: (key id, authorization,
+/// error code, case name).
+fn refused<T: std::fmt::Debug>(
+    sks: &mut Card,
+    closed: &sks_issuer::Closed,
+    call: fn(&mut Card, u32, &[u8]) -> CallResult<T>,
+    cases: &[(&str, &[u8], ErrorCode, &str)],
+) {
+    for &(id, auth, code, what) in cases {
+        expect_err(call(sks, closed.key(id).unwrap().handle, auth), code, what);
+    }
+}
+
 #[test]
 fn export_protection_rules() {
     let (mut sks, _, closed) = provisioned(|s| {
-        puk_with_pins_of(
-            s,
-            (b"24680", PinFormat::Numeric, 3),
-            &[("PIN", PinPolicy::default())],
-        );
+        with_puk_pin(s);
         key(s, "Never", alg::EC_P256, &[], |k| {
             k.export_protection = ExportProtection::NonExportable.into()
         });
         key(s, "Default", alg::EC_P256, &[], |_| {}); // KeySpec default: non-exportable
-        key(s, "ByPin", alg::EC_P256, &[], |k| {
-            with_pin("PIN", b"1111")(k);
-            k.export_protection = ExportProtection::Pin.into();
-        });
-        sym_key(s, "ByPuk", &[0x42; 32], &[], |k| {
-            with_pin("PIN", b"1111")(k);
-            k.export_protection = ExportProtection::Puk.into();
-        });
+        key(
+            s,
+            "ByPin",
+            alg::EC_P256,
+            &[],
+            pin_1111(|k| {
+                k.export_protection = ExportProtection::Pin.into();
+            }),
+        );
+        sym_key(
+            s,
+            "ByPuk",
+            &[0x42; 32],
+            &[],
+            pin_1111(|k| {
+                k.export_protection = ExportProtection::Puk.into();
+            }),
+        );
         key(s, "Free", alg::EC_P256, &[], |k| {
             k.export_protection = ExportProtection::None.into()
         });
     });
     let h = |id: &str| closed.key(id).unwrap().handle;
-    expect_err(
-        export(&mut sks, h("Never"), b""),
-        ErrorCode::NotAllowed,
-        "non-exportable",
-    );
-    expect_err(
-        export(&mut sks, h("Default"), b""),
-        ErrorCode::NotAllowed,
-        "non-exportable (default)",
-    );
+    let (not_allowed, auth) = (ErrorCode::NotAllowed, ErrorCode::Authorization);
+    let cases = [
+        ("Never", &b""[..], not_allowed, "non-exportable"),
+        ("Default", b"", not_allowed, "non-exportable (default)"),
+    ];
+    refused(&mut sks, &closed, export, &cases);
     assert_eq!(protection(&mut sks, h("Never")).key_backup, 0);
 
     // PIN protected: wrong PIN counts, right PIN exports.
-    expect_err(
-        export(&mut sks, h("ByPin"), b""),
-        ErrorCode::Authorization,
-        "PIN export without PIN",
-    );
-    expect_err(
-        export(&mut sks, h("ByPin"), b"9999"),
-        ErrorCode::Authorization,
-        "PIN export, wrong PIN",
-    );
+    let cases = [
+        ("ByPin", &b""[..], auth, "PIN export without PIN"),
+        ("ByPin", b"9999", auth, "PIN export, wrong PIN"),
+    ];
+    refused(&mut sks, &closed, export, &cases);
     assert!(protection(&mut sks, h("ByPin")).pin_error_count >= 1);
     let pkcs8 = ok(export(&mut sks, h("ByPin"), b"1111"), "PIN export");
     assert_pkcs8_matches(closed.key("ByPin").unwrap(), &pkcs8);
     assert_eq!(protection(&mut sks, h("ByPin")).pin_error_count, 0);
 
     // PUK protected: the PIN is not the PUK and counts as a PUK error (spec-notes §5.5).
-    expect_err(
-        export(&mut sks, h("ByPuk"), b"1111"),
-        ErrorCode::Authorization,
-        "PUK export with the PIN",
-    );
+    let cases = [("ByPuk", &b"1111"[..], auth, "PUK export with the PIN")];
+    refused(&mut sks, &closed, export, &cases);
     assert_eq!(protection(&mut sks, h("ByPuk")).puk_error_count, 1);
     assert_eq!(
-        ok(export(&mut sks, h("ByPuk"), b"24680"), "PUK export"),
+        ok(export(&mut sks, h("ByPuk"), PUK), "PUK export"),
         vec![0x42; 32],
         "symmetric key exported raw"
     );
     assert_eq!(protection(&mut sks, h("ByPuk")).puk_error_count, 0);
 
     // No protection: an authorization is redundant (ERROR_OPTION).
-    expect_err(
-        export(&mut sks, h("Free"), b"1111"),
+    let cases = [(
+        "Free",
+        &b"1111"[..],
         ErrorCode::Option,
         "redundant authorization",
-    );
+    )];
+    refused(&mut sks, &closed, export, &cases);
     let pkcs8 = ok(export(&mut sks, h("Free"), b""), "free export");
     assert_pkcs8_matches(closed.key("Free").unwrap(), &pkcs8);
 }
@@ -561,53 +587,51 @@ fn export_protection_rules() {
 #[test]
 fn delete_protection_rules() {
     let (mut sks, _, closed) = provisioned(|s| {
-        puk_with_pins_of(
-            s,
-            (b"24680", PinFormat::Numeric, 3),
-            &[("PIN", PinPolicy::default())],
-        );
+        with_puk_pin(s);
         key(s, "Never", alg::EC_P256, &[], |k| {
             k.delete_protection = DeleteProtection::NonDeletable.into()
         });
-        key(s, "ByPin", alg::EC_P256, &[], |k| {
-            with_pin("PIN", b"1111")(k);
-            k.delete_protection = DeleteProtection::Pin.into();
-        });
-        key(s, "ByPuk", alg::EC_P256, &[], |k| {
-            with_pin("PIN", b"1111")(k);
-            k.delete_protection = DeleteProtection::Puk.into();
-        });
+        key(
+            s,
+            "ByPin",
+            alg::EC_P256,
+            &[],
+            pin_1111(|k| {
+                k.delete_protection = DeleteProtection::Pin.into();
+            }),
+        );
+        key(
+            s,
+            "ByPuk",
+            alg::EC_P256,
+            &[],
+            pin_1111(|k| {
+                k.delete_protection = DeleteProtection::Puk.into();
+            }),
+        );
         key(s, "Free", alg::EC_P256, &[], |_| {});
     });
     let h = |id: &str| closed.key(id).unwrap().handle;
-    expect_err(
-        delete(&mut sks, h("Never"), b""),
-        ErrorCode::NotAllowed,
-        "non-deletable",
-    );
-    expect_err(
-        delete(&mut sks, h("Never"), b"1111"),
-        ErrorCode::NotAllowed,
-        "non-deletable with an authorization",
-    );
-    expect_err(
-        delete(&mut sks, h("ByPin"), b"0000"),
-        ErrorCode::Authorization,
-        "wrong PIN",
-    );
+    let (not_allowed, auth) = (ErrorCode::NotAllowed, ErrorCode::Authorization);
+    let cases = [
+        ("Never", &b""[..], not_allowed, "non-deletable"),
+        (
+            "Never",
+            b"1111",
+            not_allowed,
+            "non-deletable with an authorization",
+        ),
+        ("ByPin", b"0000", auth, "wrong PIN"),
+    ];
+    refused(&mut sks, &closed, delete, &cases);
     assert_eq!(protection(&mut sks, h("ByPin")).pin_error_count, 1);
-    expect_err(
-        delete(&mut sks, h("ByPuk"), b"1111"),
-        ErrorCode::Authorization,
-        "PIN instead of PUK",
-    );
-    expect_err(
-        delete(&mut sks, h("Free"), b"x"),
-        ErrorCode::Option,
-        "redundant authorization",
-    );
+    let cases = [
+        ("ByPuk", &b"1111"[..], auth, "PIN instead of PUK"),
+        ("Free", b"x", ErrorCode::Option, "redundant authorization"),
+    ];
+    refused(&mut sks, &closed, delete, &cases);
     ok(delete(&mut sks, h("ByPin"), b"1111"), "PIN delete");
-    ok(delete(&mut sks, h("ByPuk"), b"24680"), "PUK delete");
+    ok(delete(&mut sks, h("ByPuk"), PUK), "PUK delete");
     ok(delete(&mut sks, h("Free"), b""), "free delete");
     for id in ["ByPin", "ByPuk", "Free"] {
         expect_err(
