@@ -259,31 +259,46 @@ fn key_attributes_and_extensions_round_trip() {
     );
     ok(set(&mut sks, "urn:ext:bag", "Counter", ""), "empty value");
     assert_eq!(bag(&mut sks), expected("", "a longer label ✓"));
-    expect_err(
-        set(&mut sks, "urn:ext:bag", "Digits", "6"),
-        ErrorCode::NotAllowed,
-        "setProperty on a read-only property",
-    );
-    expect_err(
-        set(&mut sks, "urn:ext:bag", "Missing", "1"),
-        ErrorCode::Option,
-        "setProperty on a missing property",
-    );
-    expect_err(
-        set(&mut sks, "urn:ext:bag", "counter", "1"),
-        ErrorCode::Option,
-        "property names compare exactly (case)",
-    );
-    expect_err(
-        set(&mut sks, "urn:ext:plain", "Counter", "1"),
-        ErrorCode::Option,
-        "setProperty on a plain extension",
-    );
-    expect_err(
-        set(&mut sks, "urn:ext:missing", "Counter", "1"),
-        ErrorCode::Option,
-        "setProperty on a missing extension",
-    );
+    // (extension type, property, value, error code, case)
+    for (t, name, value, code, what) in [
+        (
+            "urn:ext:bag",
+            "Digits",
+            "6",
+            ErrorCode::NotAllowed,
+            "setProperty on a read-only property",
+        ),
+        (
+            "urn:ext:bag",
+            "Missing",
+            "1",
+            ErrorCode::Option,
+            "setProperty on a missing property",
+        ),
+        (
+            "urn:ext:bag",
+            "counter",
+            "1",
+            ErrorCode::Option,
+            "property names compare exactly (case)",
+        ),
+        (
+            "urn:ext:plain",
+            "Counter",
+            "1",
+            ErrorCode::Option,
+            "setProperty on a plain extension",
+        ),
+        (
+            "urn:ext:missing",
+            "Counter",
+            "1",
+            ErrorCode::Option,
+            "setProperty on a missing extension",
+        ),
+    ] {
+        expect_err(set(&mut sks, t, name, value), code, what);
+    }
     assert_eq!(
         bag(&mut sks),
         expected("", "a longer label ✓"),
