@@ -838,8 +838,7 @@ fn add_extension_of_every_sub_type() {
     let mut sks = card();
     let issuer = issuer();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let k = s.key("K").create().unwrap();
-    let k = s.certify(&k).unwrap();
+    let k = certified(&mut s, "K");
     let big: Vec<u8> = (0..65536u32).map(|i| i as u8).collect();
     s.extension(&k, "urn:ext:plain", b"plain data").unwrap();
     s.extension(&k, "urn:ext:big", &big).unwrap();
@@ -918,10 +917,8 @@ fn same_extension_type_on_different_keys() {
     let mut sks = card();
     let issuer = issuer();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let a = s.key("A").create().unwrap();
-    let a = s.certify(&a).unwrap();
-    let b = s.key("B").create().unwrap();
-    let b = s.certify(&b).unwrap();
+    let a = certified(&mut s, "A");
+    let b = certified(&mut s, "B");
     s.extension(&a, "urn:same", b"a").unwrap();
     s.extension(&b, "urn:same", b"b").unwrap();
     s.close().unwrap();

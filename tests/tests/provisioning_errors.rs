@@ -153,8 +153,7 @@ impl CertFor for S<'_> {
 #[test]
 fn wrong_mac_import_symmetric_key() {
     fails("importSymmetricKey wrong MAC", ErrorCode::Mac, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         let mut a = s.state_mut().import_symmetric_args(&k, &[1; 16])?;
         a.mac.0[5] ^= 1;
         s.sks().import_symmetric_key(&a).map_err(raw_err)
@@ -177,8 +176,7 @@ fn wrong_mac_import_private_key() {
 #[test]
 fn wrong_mac_add_extension() {
     fails("addExtension wrong MAC", ErrorCode::Mac, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         let mut a = s.state_mut().extension_args(&k, "urn:x", 0, "", b"data")?;
         a.mac.0[5] ^= 1;
         s.sks().add_extension(&a).map_err(raw_err)
@@ -230,8 +228,7 @@ fn post_op_wrong_mac(which: &'static str) {
                     s.sks().post_unlock_key(&a).map_err(raw_err)
                 }
                 _ => {
-                    let n = s.key("New").create().unwrap();
-                    let n = s.certify(&n).unwrap();
+                    let n = certified(s, "New");
                     if which == "update" {
                         let mut a = s.state_mut().post_update_args(&n, target, &auth)?;
                         flip(&mut a.mac);
@@ -1250,8 +1247,7 @@ fn import_symmetric_before_certificate() {
 #[test]
 fn import_twice() {
     fails("two importSymmetricKey", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         s.import_symmetric(&k, &[1; 16]).unwrap();
         s.import_symmetric(&k, &[2; 16])
     });
@@ -1268,13 +1264,11 @@ fn import_twice() {
 #[test]
 fn import_symmetric_key_length() {
     fails("importSymmetricKey of 0 bytes", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         s.import_symmetric(&k, &[])
     });
     fails("importSymmetricKey of 129 bytes", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         s.import_symmetric(&k, &[7; 129])
     });
 }
@@ -1285,8 +1279,7 @@ fn import_symmetric_bad_padding_is_error_crypto() {
         "importSymmetricKey bad padding",
         ErrorCode::Crypto,
         |s, _| {
-            let k = s.key("K").create().unwrap();
-            let k = s.certify(&k).unwrap();
+            let k = certified(s, "K");
             let ct = vec![0x33; 48];
             let data = macdata::import_key(k.ee_certificate().unwrap(), &ct);
             let m = s.state_mut().keys.mac(method::IMPORT_SYMMETRIC_KEY, &data);
@@ -1366,8 +1359,7 @@ fn ext_fails(
     data: Vec<u8>,
 ) {
     fails(what, OPT, move |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         s.add_extension(&k, type_uri, sub_type, qualifier, &data)
     });
 }
@@ -1404,8 +1396,7 @@ fn add_extension_bad_arguments() {
 #[test]
 fn add_extension_duplicate_type() {
     fails("duplicate extension type", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         s.extension(&k, "urn:x", b"1").unwrap();
         s.logotype(&k, "urn:x", "image/png", b"2")
     });

@@ -17,12 +17,6 @@ fn owner(sks: &mut Card, key_handle: u32) -> Option<u32> {
         .map(|(_, p)| p)
 }
 
-/// Creates key `id` in `s` and sets its certificate.
-fn certified(s: &mut S<'_>, id: &str) -> Key {
-    let k = s.key(id).create().unwrap();
-    s.certify(&k).unwrap()
-}
-
 /// Creates key `id` in `s` under a new PIN policy "PIN" (PIN "1234") and sets its certificate.
 fn pin_protected(s: &mut S<'_>, id: &str) -> Key {
     s.pin_policy("PIN", None, sks_issuer::PinPolicy::default())

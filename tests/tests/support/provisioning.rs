@@ -453,6 +453,12 @@ pub fn fails(
     fails_torn_down(card(), what, code, |_, _| (), |b| b, body);
 }
 
+/// Creates key `id` (default spec) in `s` and sets its certificate by the issuer's CA.
+pub fn certified(s: &mut S<'_>, id: &str) -> Key {
+    let k = s.key(id).create().unwrap();
+    s.certify(&k).unwrap()
+}
+
 /// Maps any result to `()` (for `fails` bodies).
 pub fn unit<T>(r: Result<T, sks_issuer::Error>) -> Result<(), sks_issuer::Error> {
     r.map(|_| ())
