@@ -351,6 +351,17 @@ fn sign_with_pin_and_imported_ec_key() {
     assert_signs(&mut sks, k, ES512, b"", &data, "imported P-521");
 }
 
+/// Expects ERROR_ALGORITHM from `call(key id, algorithm)` for each case: (key id, algorithm, case
+/// name).
+fn algorithm_errors<T: std::fmt::Debug>(
+    cases: &[(&str, &str, &str)],
+    mut call: impl FnMut(&str, &str) -> CallResult<T>,
+) {
+    for &(id, a, what) in cases {
+        expect_err(call(id, a), ErrorCode::Algorithm, what);
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // asymmetricKeyDecrypt [101]
 
@@ -474,18 +485,13 @@ fn decrypt_rejects_non_rsa_and_non_endorsed_keys() {
     let h = |id: &str| closed.key(id).unwrap().handle;
     let rsa = closed.key("RSAsign").unwrap();
     let ct = py_rsa_encrypt(rsa, "pkcs1", b"secret");
-    for (id, a, what) in [
+    let cases = [
         ("EC", alg::RSA_ES_PKCS1_5, "EC key"),
         ("Sym", alg::RSA_ES_PKCS1_5, "symmetric key"),
         ("RSAsign", alg::RSA_ES_PKCS1_5, "not endorsed"),
         ("RSA1", alg::RSA_OAEP_SHA1, "not endorsed"),
-    ] {
-        expect_err(
-            decrypt(&mut sks, h(id), a, b"", &ct),
-            ErrorCode::Algorithm,
-            what,
-        );
-    }
+    ];
+    algorithm_errors(&cases, |id, a| decrypt(&mut sks, h(id), a, b"", &ct));
     let k = closed.key("RSA1").unwrap();
     let ct = py_rsa_encrypt(k, "pkcs1", b"secret");
     assert_eq!(
@@ -573,7 +579,7 @@ fn ecdh_failures() {
         ErrorCode::Option,
         "ecdh.raw with parameters",
     );
-    for (id, a, what) in [
+    let cases = [
         (
             "P256",
             alg::ECDSA_SHA256,
@@ -583,13 +589,10 @@ fn ecdh_failures() {
         ("Signer", alg::ECDH_RAW, "ecdh.raw not endorsed"),
         ("RSA", alg::ECDH_RAW, "RSA key"),
         ("Sym", alg::ECDH_RAW, "symmetric key"),
-    ] {
-        expect_err(
-            sks.key_agreement(&agree_args(closed.key(id).unwrap().handle, a, b"", &spki)),
-            ErrorCode::Algorithm,
-            what,
-        );
-    }
+    ];
+    algorithm_errors(&cases, |id, a| {
+        sks.key_agreement(&agree_args(closed.key(id).unwrap().handle, a, b"", &spki))
+    });
 }
 
 // ------------------------------------------------------------------------------------------
@@ -704,7 +707,7 @@ fn hmac_failures() {
         sym_key(s, "NoneSym", &[4; 32], &[alg::NONE], |_| {});
     });
     let h = |id: &str| closed.key(id).unwrap().handle;
-    for (id, a, what) in [
+    let cases = [
         ("H256", alg::HMAC_SHA512, "HMAC algorithm not endorsed"),
         ("H256", alg::AES256_CBC, "AES algorithm in performHmac"),
         (
@@ -715,13 +718,8 @@ fn hmac_failures() {
         ("H256", "urn:x", "unknown algorithm"),
         ("EC", alg::HMAC_SHA256, "asymmetric key"),
         ("NoneSym", alg::HMAC_SHA256, "#none endorsed"),
-    ] {
-        expect_err(
-            hmac(&mut sks, h(id), a, b"", b"data"),
-            ErrorCode::Algorithm,
-            what,
-        );
-    }
+    ];
+    algorithm_errors(&cases, |id, a| hmac(&mut sks, h(id), a, b"", b"data"));
     let mut args = hmac_args(h("H256"), alg::HMAC_SHA256, b"", b"data");
     args.parameters = Bytes(vec![0; 16]);
     expect_err(
@@ -992,7 +990,7 @@ fn aes_failures() {
         "aes.cbc bad padding",
     );
     // Algorithm errors.
-    for (id, a, what) in [
+    let cases = [
         (
             "A128",
             alg::HMAC_SHA256,
@@ -1007,13 +1005,8 @@ fn aes_failures() {
         ("A256only", alg::AES_ECB_NOPAD, "not endorsed"),
         ("EC", alg::AES_ECB_NOPAD, "asymmetric key"),
         ("None", alg::AES_ECB_NOPAD, "#none endorsed"),
-    ] {
-        expect_err(
-            aes(&mut sks, h(id), a, true, b"", &[0; 16]),
-            ErrorCode::Algorithm,
-            what,
-        );
-    }
+    ];
+    algorithm_errors(&cases, |id, a| aes(&mut sks, h(id), a, true, b"", &[0; 16]));
 }
 
 // ------------------------------------------------------------------------------------------
