@@ -724,8 +724,7 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
     );
     // The card keeps working: a new session with a PIN key.
     let c3 = provision(&mut sks, &issuer, |s| {
-        s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
-        key(s, "New", alg::EC_P256, &[], with_pin("PIN", b"7777"));
+        key_with_own_pin(s, "New", alg::EC_P256, &[], b"7777");
     });
     let k = c3.key("New").unwrap();
     assert_signs(&mut sks, k, ES256, b"7777", &data, "new key");

@@ -321,14 +321,7 @@ fn sign_rejects_wrong_algorithms_and_parameters() {
 #[test]
 fn sign_with_pin_and_imported_ec_key() {
     let (mut sks, _, closed) = provisioned_with(|s, issuer| {
-        s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
-        key(
-            s,
-            "K",
-            alg::EC_P384,
-            &[alg::ECDSA_SHA384],
-            with_pin("PIN", b"5678"),
-        );
+        key_with_own_pin(s, "K", alg::EC_P384, &[alg::ECDSA_SHA384], b"5678");
         imported_key(
             s,
             issuer.ca(),
@@ -1063,8 +1056,7 @@ fn biometric_options_follow_spec_notes_5_6() {
     let mut sks = bio_card();
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
-        s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
-        key(s, "Bio0", alg::EC_P256, &[], with_pin("PIN", b"1111"));
+        key_with_own_pin(s, "Bio0", alg::EC_P256, &[], b"1111");
         key(s, "Bio1", alg::EC_P256, &[], |k| {
             with_pin("PIN", b"1111")(k);
             k.biometric_protection = BiometricProtection::Alternative.into();
@@ -1281,14 +1273,7 @@ fn sign_and_decrypt_over_pcsc() {
     let mut sks = cut.client();
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
-        s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
-        key(
-            s,
-            "EC",
-            alg::EC_P256,
-            &[alg::ECDSA_SHA256],
-            with_pin("PIN", b"2468"),
-        );
+        key_with_own_pin(s, "EC", alg::EC_P256, &[alg::ECDSA_SHA256], b"2468");
         key(
             s,
             "RSA",

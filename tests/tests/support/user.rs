@@ -202,6 +202,19 @@ pub fn with_pin(policy: &str, pin: &[u8]) -> impl FnOnce(&mut KeySpec) {
     }
 }
 
+/// PIN policy "PIN" (default, no PUK) and key `id` (see [`key`]) protected by it with PIN `pin`.
+pub fn key_with_own_pin<T: Transport>(
+    s: &mut Session<'_, T>,
+    id: &str,
+    key_algorithm: &str,
+    endorse: &[&str],
+    pin: &[u8],
+) -> Key {
+    s.pin_policy("PIN", None, sks_issuer::PinPolicy::default())
+        .expect("createPinPolicy");
+    key(s, id, key_algorithm, endorse, with_pin("PIN", pin))
+}
+
 /// A P-256 key `id` (see [`key`]) protected by PIN policy `policy` and PIN `pin`, with appUsage
 /// `usage`.
 pub fn pin_key<T: Transport>(
