@@ -506,6 +506,13 @@ fn signature_standard_and_unique_grouping() {
     let errors = |sks: &mut Card, id: &str| protection(sks, k(id).handle).pin_error_count;
     let change =
         |sks: &mut Card, id: &str, old: &[u8], new: &[u8]| change_pin(sks, k(id).handle, old, new);
+    // changePin to a PIN the grouping forbids: ERROR_OPTION. (key, old PIN, new PIN, case)
+    let refused = |sks: &mut Card, cases: &[(&str, &str, &str, &str)]| {
+        for &(id, old, new, what) in cases {
+            let r = change(sks, id, old.as_bytes(), new.as_bytes());
+            expect_err(r, ErrorCode::Option, what);
+        }
+    };
 
     // Counters: Auth and Enc share one, Sig has its own.
     expect_err(use_key(&mut sks, k("Auth"), b"0000"), AUTH, "Auth wrong");
@@ -520,15 +527,12 @@ fn signature_standard_and_unique_grouping() {
     ok(use_key(&mut sks, k("Enc"), b"2222"), "Enc");
     assert_eq!(errors(&mut sks, "Auth"), 0);
     // The standard keys' PIN must differ from the signature key's (setter mode).
-    expect_err(
-        change(&mut sks, "Auth", b"2222", b"1111"),
-        ErrorCode::Option,
-        "standard PIN = signature PIN",
-    );
-    expect_err(
-        change(&mut sks, "Sig", b"1111", b"2222"),
-        ErrorCode::Option,
-        "signature PIN = standard PIN",
+    refused(
+        &mut sks,
+        &[
+            ("Auth", "2222", "1111", "standard PIN = signature PIN"),
+            ("Sig", "1111", "2222", "signature PIN = standard PIN"),
+        ],
     );
     ok(change(&mut sks, "Auth", b"2222", b"5555"), "changePin Auth");
     ok(use_key(&mut sks, k("Enc"), b"5555"), "Enc follows Auth");
@@ -541,10 +545,9 @@ fn signature_standard_and_unique_grouping() {
         (1, 0),
         "unique: same appUsage shares the counter"
     );
-    expect_err(
-        change(&mut sks, "U1", b"3333", b"4444"),
-        ErrorCode::Option,
-        "unique: PIN of another appUsage",
+    refused(
+        &mut sks,
+        &[("U1", "3333", "4444", "unique: PIN of another appUsage")],
     );
     ok(change(&mut sks, "U2", b"3333", b"6666"), "changePin U2");
     ok(use_key(&mut sks, k("U1"), b"6666"), "U1 follows U2");
