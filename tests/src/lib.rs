@@ -65,6 +65,32 @@ pub fn in_process_bio_card() -> InProcessCard {
     })
 }
 
+/// Creates the PUK policy "PUK" (numeric PUK "123456", retry limit 3) and, governed by it, the
+/// PIN policies `pins` (id, policy), in order. Returns the PUK policy.
+pub fn puk_with_pins<T: pcsc_bridge::Transport>(
+    s: &mut sks_issuer::Session<'_, T>,
+    pins: &[(&str, sks_issuer::PinPolicy)],
+) -> sks_issuer::PukPolicy {
+    let numeric = apdu_spec::values::PinFormat::Numeric;
+    puk_with_pins_of(s, (b"123456", numeric, 3), pins)
+}
+
+/// [`puk_with_pins`] with the PUK policy "PUK" of `puk`: (PUK value, format, retry limit).
+pub fn puk_with_pins_of<T: pcsc_bridge::Transport>(
+    s: &mut sks_issuer::Session<'_, T>,
+    (puk, format, retry_limit): (&[u8], apdu_spec::values::PinFormat, u16),
+    pins: &[(&str, sks_issuer::PinPolicy)],
+) -> sks_issuer::PukPolicy {
+    let puk = s
+        .puk("PUK", puk, format.into(), retry_limit)
+        .expect("createPukPolicy");
+    for (id, policy) in pins {
+        s.pin_policy(id, Some(&puk), policy.clone())
+            .unwrap_or_else(|e| panic!("createPinPolicy {id}: {e}"));
+    }
+    puk
+}
+
 /// The OTP-style property bag several tests provision: `Counter` = `counter` (writable),
 /// `Digits` = 8 (read-only) and, when given, `extra` = (name, value), writable.
 pub fn otp_bag(counter: &str, extra: Option<(&str, &str)>) -> Vec<sks_issuer::Property> {

@@ -31,7 +31,6 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use user::{
     alg, hmac_args, key, sign_args, sym_key, uri, with_pin, DeleteProtection, ExportProtection,
-    PinFormat,
 };
 
 /// 256 KiB of EEPROM: room for the snapshot's objects, small enough to copy per case.
@@ -99,11 +98,7 @@ fn provisioned_snapshot() -> Snapshot {
     let mut sks = Sks::new(InProcess::from_box(card).expect("SELECT"));
     let issuer = user::issuer();
     let closed = user::provision(&mut sks, &issuer, |s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .expect("createPukPolicy");
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .expect("createPinPolicy");
+        conformance_tests::puk_with_pins(s, &[("PIN", PinPolicy::default())]);
         key(s, "Sig", alg::RSA1024, &[alg::RSA_SHA256], |k| {
             k.delete_protection = DeleteProtection::NonDeletable.into();
             k.export_protection = ExportProtection::NonExportable.into();

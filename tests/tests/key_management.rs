@@ -7,7 +7,7 @@
 mod user;
 
 use apdu_spec::{Blob, ErrorCode, SetPropertyArgs, UpdateFirmwareArgs};
-use conformance_tests::otp_bag;
+use conformance_tests::{otp_bag, puk_with_pins_of};
 use serde_json::json;
 use sks_issuer::{PinPolicy, Property};
 use user::*;
@@ -259,31 +259,46 @@ fn key_attributes_and_extensions_round_trip() {
     );
     ok(set(&mut sks, "urn:ext:bag", "Counter", ""), "empty value");
     assert_eq!(bag(&mut sks), expected("", "a longer label ✓"));
-    expect_err(
-        set(&mut sks, "urn:ext:bag", "Digits", "6"),
-        ErrorCode::NotAllowed,
-        "setProperty on a read-only property",
-    );
-    expect_err(
-        set(&mut sks, "urn:ext:bag", "Missing", "1"),
-        ErrorCode::Option,
-        "setProperty on a missing property",
-    );
-    expect_err(
-        set(&mut sks, "urn:ext:bag", "counter", "1"),
-        ErrorCode::Option,
-        "property names compare exactly (case)",
-    );
-    expect_err(
-        set(&mut sks, "urn:ext:plain", "Counter", "1"),
-        ErrorCode::Option,
-        "setProperty on a plain extension",
-    );
-    expect_err(
-        set(&mut sks, "urn:ext:missing", "Counter", "1"),
-        ErrorCode::Option,
-        "setProperty on a missing extension",
-    );
+    // (extension type, property, value, error code, case)
+    for (t, name, value, code, what) in [
+        (
+            "urn:ext:bag",
+            "Digits",
+            "6",
+            ErrorCode::NotAllowed,
+            "setProperty on a read-only property",
+        ),
+        (
+            "urn:ext:bag",
+            "Missing",
+            "1",
+            ErrorCode::Option,
+            "setProperty on a missing property",
+        ),
+        (
+            "urn:ext:bag",
+            "counter",
+            "1",
+            ErrorCode::Option,
+            "property names compare exactly (case)",
+        ),
+        (
+            "urn:ext:plain",
+            "Counter",
+            "1",
+            ErrorCode::Option,
+            "setProperty on a plain extension",
+        ),
+        (
+            "urn:ext:missing",
+            "Counter",
+            "1",
+            ErrorCode::Option,
+            "setProperty on a missing extension",
+        ),
+    ] {
+        expect_err(set(&mut sks, t, name, value), code, what);
+    }
     assert_eq!(
         bag(&mut sks),
         expected("", "a longer label ✓"),
@@ -421,9 +436,7 @@ fn protection_info_fields() {
 
 #[test]
 fn export_private_keys_as_pkcs8_matching_the_certificate() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned_with(|s, issuer| {
         for (id, a) in [
             ("P256", alg::EC_P256),
             ("P384", alg::EC_P384),
@@ -471,8 +484,7 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
         } else {
             alg::ECDSA_SHA256
         };
-        let sig = ok(sign(&mut sks, k.handle, a, b"", &data), "sign after export");
-        assert_verifies(k, "sha256", &data, &sig);
+        assert_signs(&mut sks, k, (a, "sha256"), b"", &data, "sign after export");
     }
     let imp = closed.key("ImpEC").unwrap().handle;
     assert_eq!(
@@ -481,79 +493,105 @@ fn export_private_keys_as_pkcs8_matching_the_certificate() {
     );
 }
 
+/// The PUK of [`with_puk_pin`].
+const PUK: &[u8] = b"24680";
+
+/// PUK policy "PUK" ([`PUK`]) governing PIN policy "PIN".
+fn with_puk_pin(s: &mut sks_issuer::Session<'_, impl pcsc_bridge::Transport>) {
+    let pin = [("PIN", PinPolicy::default())];
+    puk_with_pins_of(s, (PUK, PinFormat::Numeric, 3), &pin);
+}
+
+/// A key spec edit: PIN "1111" of policy "PIN", then `edit`.
+fn pin_1111(edit: impl FnOnce(&mut sks_issuer::KeySpec)) -> impl FnOnce(&mut sks_issuer::KeySpec) {
+    |k| {
+        with_pin("PIN", b"1111")(k);
+        edit(k);
+    }
+}
+
+/// Expects `call(sks, handle, authorization)` to fail for each case: (key id, authorization,
+/// error code, case name).
+fn refused<T: std::fmt::Debug>(
+    sks: &mut Card,
+    closed: &sks_issuer::Closed,
+    call: fn(&mut Card, u32, &[u8]) -> CallResult<T>,
+    cases: &[(&str, &[u8], ErrorCode, &str)],
+) {
+    for &(id, auth, code, what) in cases {
+        expect_err(call(sks, closed.key(id).unwrap().handle, auth), code, what);
+    }
+}
+
 #[test]
 fn export_protection_rules() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .unwrap();
+        with_puk_pin(s);
         key(s, "Never", alg::EC_P256, &[], |k| {
             k.export_protection = ExportProtection::NonExportable.into()
         });
         key(s, "Default", alg::EC_P256, &[], |_| {}); // KeySpec default: non-exportable
-        key(s, "ByPin", alg::EC_P256, &[], |k| {
-            with_pin("PIN", b"1111")(k);
-            k.export_protection = ExportProtection::Pin.into();
-        });
-        sym_key(s, "ByPuk", &[0x42; 32], &[], |k| {
-            with_pin("PIN", b"1111")(k);
-            k.export_protection = ExportProtection::Puk.into();
-        });
+        key(
+            s,
+            "ByPin",
+            alg::EC_P256,
+            &[],
+            pin_1111(|k| {
+                k.export_protection = ExportProtection::Pin.into();
+            }),
+        );
+        sym_key(
+            s,
+            "ByPuk",
+            &[0x42; 32],
+            &[],
+            pin_1111(|k| {
+                k.export_protection = ExportProtection::Puk.into();
+            }),
+        );
         key(s, "Free", alg::EC_P256, &[], |k| {
             k.export_protection = ExportProtection::None.into()
         });
     });
     let h = |id: &str| closed.key(id).unwrap().handle;
-    expect_err(
-        export(&mut sks, h("Never"), b""),
-        ErrorCode::NotAllowed,
-        "non-exportable",
-    );
-    expect_err(
-        export(&mut sks, h("Default"), b""),
-        ErrorCode::NotAllowed,
-        "non-exportable (default)",
-    );
+    let (not_allowed, auth) = (ErrorCode::NotAllowed, ErrorCode::Authorization);
+    let cases = [
+        ("Never", &b""[..], not_allowed, "non-exportable"),
+        ("Default", b"", not_allowed, "non-exportable (default)"),
+    ];
+    refused(&mut sks, &closed, export, &cases);
     assert_eq!(protection(&mut sks, h("Never")).key_backup, 0);
 
     // PIN protected: wrong PIN counts, right PIN exports.
-    expect_err(
-        export(&mut sks, h("ByPin"), b""),
-        ErrorCode::Authorization,
-        "PIN export without PIN",
-    );
-    expect_err(
-        export(&mut sks, h("ByPin"), b"9999"),
-        ErrorCode::Authorization,
-        "PIN export, wrong PIN",
-    );
+    let cases = [
+        ("ByPin", &b""[..], auth, "PIN export without PIN"),
+        ("ByPin", b"9999", auth, "PIN export, wrong PIN"),
+    ];
+    refused(&mut sks, &closed, export, &cases);
     assert!(protection(&mut sks, h("ByPin")).pin_error_count >= 1);
     let pkcs8 = ok(export(&mut sks, h("ByPin"), b"1111"), "PIN export");
     assert_pkcs8_matches(closed.key("ByPin").unwrap(), &pkcs8);
     assert_eq!(protection(&mut sks, h("ByPin")).pin_error_count, 0);
 
     // PUK protected: the PIN is not the PUK and counts as a PUK error (spec-notes §5.5).
-    expect_err(
-        export(&mut sks, h("ByPuk"), b"1111"),
-        ErrorCode::Authorization,
-        "PUK export with the PIN",
-    );
+    let cases = [("ByPuk", &b"1111"[..], auth, "PUK export with the PIN")];
+    refused(&mut sks, &closed, export, &cases);
     assert_eq!(protection(&mut sks, h("ByPuk")).puk_error_count, 1);
     assert_eq!(
-        ok(export(&mut sks, h("ByPuk"), b"24680"), "PUK export"),
+        ok(export(&mut sks, h("ByPuk"), PUK), "PUK export"),
         vec![0x42; 32],
         "symmetric key exported raw"
     );
     assert_eq!(protection(&mut sks, h("ByPuk")).puk_error_count, 0);
 
     // No protection: an authorization is redundant (ERROR_OPTION).
-    expect_err(
-        export(&mut sks, h("Free"), b"1111"),
+    let cases = [(
+        "Free",
+        &b"1111"[..],
         ErrorCode::Option,
         "redundant authorization",
-    );
+    )];
+    refused(&mut sks, &closed, export, &cases);
     let pkcs8 = ok(export(&mut sks, h("Free"), b""), "free export");
     assert_pkcs8_matches(closed.key("Free").unwrap(), &pkcs8);
 }
@@ -564,53 +602,51 @@ fn export_protection_rules() {
 #[test]
 fn delete_protection_rules() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .unwrap();
+        with_puk_pin(s);
         key(s, "Never", alg::EC_P256, &[], |k| {
             k.delete_protection = DeleteProtection::NonDeletable.into()
         });
-        key(s, "ByPin", alg::EC_P256, &[], |k| {
-            with_pin("PIN", b"1111")(k);
-            k.delete_protection = DeleteProtection::Pin.into();
-        });
-        key(s, "ByPuk", alg::EC_P256, &[], |k| {
-            with_pin("PIN", b"1111")(k);
-            k.delete_protection = DeleteProtection::Puk.into();
-        });
+        key(
+            s,
+            "ByPin",
+            alg::EC_P256,
+            &[],
+            pin_1111(|k| {
+                k.delete_protection = DeleteProtection::Pin.into();
+            }),
+        );
+        key(
+            s,
+            "ByPuk",
+            alg::EC_P256,
+            &[],
+            pin_1111(|k| {
+                k.delete_protection = DeleteProtection::Puk.into();
+            }),
+        );
         key(s, "Free", alg::EC_P256, &[], |_| {});
     });
     let h = |id: &str| closed.key(id).unwrap().handle;
-    expect_err(
-        delete(&mut sks, h("Never"), b""),
-        ErrorCode::NotAllowed,
-        "non-deletable",
-    );
-    expect_err(
-        delete(&mut sks, h("Never"), b"1111"),
-        ErrorCode::NotAllowed,
-        "non-deletable with an authorization",
-    );
-    expect_err(
-        delete(&mut sks, h("ByPin"), b"0000"),
-        ErrorCode::Authorization,
-        "wrong PIN",
-    );
+    let (not_allowed, auth) = (ErrorCode::NotAllowed, ErrorCode::Authorization);
+    let cases = [
+        ("Never", &b""[..], not_allowed, "non-deletable"),
+        (
+            "Never",
+            b"1111",
+            not_allowed,
+            "non-deletable with an authorization",
+        ),
+        ("ByPin", b"0000", auth, "wrong PIN"),
+    ];
+    refused(&mut sks, &closed, delete, &cases);
     assert_eq!(protection(&mut sks, h("ByPin")).pin_error_count, 1);
-    expect_err(
-        delete(&mut sks, h("ByPuk"), b"1111"),
-        ErrorCode::Authorization,
-        "PIN instead of PUK",
-    );
-    expect_err(
-        delete(&mut sks, h("Free"), b"x"),
-        ErrorCode::Option,
-        "redundant authorization",
-    );
+    let cases = [
+        ("ByPuk", &b"1111"[..], auth, "PIN instead of PUK"),
+        ("Free", b"x", ErrorCode::Option, "redundant authorization"),
+    ];
+    refused(&mut sks, &closed, delete, &cases);
     ok(delete(&mut sks, h("ByPin"), b"1111"), "PIN delete");
-    ok(delete(&mut sks, h("ByPuk"), b"24680"), "PUK delete");
+    ok(delete(&mut sks, h("ByPuk"), PUK), "PUK delete");
     ok(delete(&mut sks, h("Free"), b""), "free delete");
     for id in ["ByPin", "ByPuk", "Free"] {
         expect_err(
@@ -634,18 +670,11 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
     let mut sks = card();
     let issuer = issuer();
     let c1 = provision(&mut sks, &issuer, |s| {
-        let puk = s
-            .puk("PUK", b"24680", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy(
-            "PIN",
-            Some(&puk),
-            PinPolicy {
-                grouping: Grouping::Shared.into(),
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
+        let policy = PinPolicy {
+            grouping: Grouping::Shared.into(),
+            ..PinPolicy::default()
+        };
+        puk_with_pins_of(s, (b"24680", PinFormat::Numeric, 3), &[("PIN", policy)]);
         key(s, "A", alg::EC_P256, &[], with_pin("PIN", b"1111"));
         key(s, "B", alg::EC_P256, &[], with_pin("PIN", b"1111"));
     });
@@ -670,11 +699,14 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
     );
     ok(unlock(&mut sks, b, b"24680"), "B's PUK still works");
     let data = random(32);
-    let sig = ok(
-        sign(&mut sks, b, alg::ECDSA_SHA256, b"1111", &data),
+    assert_signs(
+        &mut sks,
+        c1.key("B").unwrap(),
+        ES256,
+        b"1111",
+        &data,
         "B signs",
     );
-    assert_verifies(c1.key("B").unwrap(), "sha256", &data, &sig);
     assert!(all_sessions(&mut sks, false).contains(&c1.provisioning_handle));
 
     // Deleting the last key removes the session (and with it its PIN/PUK objects).
@@ -692,15 +724,10 @@ fn deleting_the_last_key_removes_the_session_and_its_pin_objects() {
     );
     // The card keeps working: a new session with a PIN key.
     let c3 = provision(&mut sks, &issuer, |s| {
-        s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
-        key(s, "New", alg::EC_P256, &[], with_pin("PIN", b"7777"));
+        key_with_own_pin(s, "New", alg::EC_P256, &[], b"7777");
     });
     let k = c3.key("New").unwrap();
-    let sig = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA256, b"7777", &data),
-        "new key",
-    );
-    assert_verifies(k, "sha256", &data, &sig);
+    assert_signs(&mut sks, k, ES256, b"7777", &data, "new key");
 }
 
 // ------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ mod kg2;
 use apdu_spec::{AppUsage, ErrorCode};
 use keygen2::proxy::ProxyError;
 use kg2::*;
-use pcsc_bridge::{Sks, Transport};
 use serde_json::Value;
 use sks_issuer::keygen2::{KeyGen2Server, KeyPlan, Scenario};
 use sks_issuer::{alg, Kmk};
@@ -64,6 +63,24 @@ fn fails(
     err
 }
 
+/// [`fails`] for the PIN+PUK P-256 scenario (PIN "1234") with the issuer's `qualifier` request
+/// replaced by `tamper(request)`; the other requests pass unchanged.
+fn tampered_at(
+    sks: &mut PcscCard,
+    server: &mut KeyGen2Server,
+    qualifier: &str,
+    mut tamper: impl FnMut(String) -> String,
+) -> ProxyError {
+    let scenario = Scenario::pin_puk_p256(None);
+    fails(sks, server, scenario, User::pins(&["1234"]), |q, r| {
+        if q == qualifier {
+            tamper(r)
+        } else {
+            r
+        }
+    })
+}
+
 fn set(json: String, path: &[&str], value: Value) -> String {
     let mut v: Value = serde_json::from_str(&json).unwrap();
     let mut cur = &mut v;
@@ -86,73 +103,55 @@ fn tampered_macs_abort_the_session() {
     let (_cut, mut sks) = pcsc_card();
     let mut server = new_server();
     // A key's MAC in the KeyCreationRequest.
-    let err = fails(
-        &mut sks,
-        &mut server,
-        Scenario::pin_puk_p256(None),
-        User::pins(&["1234"]),
-        |q, r| {
-            if q == "KeyCreationRequest" {
-                set(
-                    r,
-                    &[
-                        "pukPolicySpecifiers",
-                        "0",
-                        "pinPolicySpecifiers",
-                        "0",
-                        "keyEntrySpecifiers",
-                        "0",
-                        "mac",
-                    ],
-                    other_mac(),
-                )
-            } else {
-                r
-            }
-        },
-    );
+    let err = tampered_at(&mut sks, &mut server, "KeyCreationRequest", |r| {
+        set(
+            r,
+            &[
+                "pukPolicySpecifiers",
+                "0",
+                "pinPolicySpecifiers",
+                "0",
+                "keyEntrySpecifiers",
+                "0",
+                "mac",
+            ],
+            other_mac(),
+        )
+    });
     assert_eq!(err.sks_code(), Some(ErrorCode::Mac), "{err}");
     // The close MAC: the keys created before are gone with the session.
-    let err = fails(
+    let err = tampered_at(
         &mut sks,
         &mut server,
-        Scenario::pin_puk_p256(None),
-        User::pins(&["1234"]),
-        |q, r| {
-            if q == "ProvisioningFinalizationRequest" {
-                set(r, &["sessionCloseData", "mac"], other_mac())
-            } else {
-                r
-            }
-        },
+        "ProvisioningFinalizationRequest",
+        |r| set(r, &["sessionCloseData", "mac"], other_mac()),
     );
     assert_eq!(err.sks_code(), Some(ErrorCode::Mac), "{err}");
     // A certificate path MAC.
-    let err = fails(
+    let err = tampered_at(
         &mut sks,
         &mut server,
-        Scenario::pin_puk_p256(None),
-        User::pins(&["1234"]),
-        |q, r| {
-            if q == "ProvisioningFinalizationRequest" {
-                set(r, &["issuedCredentials", "0", "mac"], other_mac())
-            } else {
-                r
-            }
-        },
+        "ProvisioningFinalizationRequest",
+        |r| set(r, &["issuedCredentials", "0", "mac"], other_mac()),
     );
     assert_eq!(err.sks_code(), Some(ErrorCode::Mac), "{err}");
 }
 
-/// A complete PIN+PUK exchange, returning each request (qualifier, JSON) as the issuer sent it.
-fn recorded_exchange<T: Transport>(
-    server: &mut KeyGen2Server,
-    sks: &mut Sks<T>,
-) -> Vec<(String, String)> {
-    let mut recorded = Vec::new();
+/// A complete PIN+PUK exchange on a fresh card and issuer; returns the card, the issuer and
+/// a lookup of the requests as the issuer sent them: qualifier -> JSON (the first of that
+/// qualifier).
+fn recorded_exchange() -> (
+    conformance_tests::CardUnderTest<'static>,
+    PcscCard,
+    KeyGen2Server,
+    impl Fn(&str) -> String,
+) {
+    let (cut, mut sks) = pcsc_card();
+    let mut server = new_server();
+    let mut recorded: Vec<(String, String)> = Vec::new();
     exchange(
-        server,
-        sks,
+        &mut server,
+        &mut sks,
         Scenario::pin_puk_p256(None),
         User::pins(&["1234"]),
         |q, r| {
@@ -161,38 +160,28 @@ fn recorded_exchange<T: Transport>(
         },
     )
     .expect("first exchange");
-    recorded
+    let old = move |q: &str| recorded.iter().find(|(x, _)| x == q).unwrap().1.clone();
+    (cut, sks, server, old)
+}
+
+/// `old` (a recorded request) with the session ids of `current` (a request of this session),
+/// so that the proxy passes it to the card.
+fn with_session_ids_of(old: String, current: &str) -> String {
+    let v: Value = serde_json::from_str(current).unwrap();
+    let old = set(old, &["serverSessionId"], v["serverSessionId"].clone());
+    set(old, &["clientSessionId"], v["clientSessionId"].clone())
 }
 
 #[test]
 fn replayed_messages_are_refused() {
-    let (_cut, mut sks) = pcsc_card();
-    let mut server = new_server();
-    let recorded = recorded_exchange(&mut server, &mut sks);
-    let old = |q: &str| recorded.iter().find(|(x, _)| x == q).unwrap().1.clone();
+    let (_cut, mut sks, mut server, old) = recorded_exchange();
 
     // Its KeyCreationRequest replayed into a new session (ids rewritten so that the proxy
     // passes it to the card): the MACs belong to the old session key.
     let old_kc = old("KeyCreationRequest");
-    let err = fails(
-        &mut sks,
-        &mut server,
-        Scenario::pin_puk_p256(None),
-        User::pins(&["1234"]),
-        |q, r| {
-            if q == "KeyCreationRequest" {
-                let v: Value = serde_json::from_str(&r).unwrap();
-                let replay = set(
-                    old_kc.clone(),
-                    &["serverSessionId"],
-                    v["serverSessionId"].clone(),
-                );
-                set(replay, &["clientSessionId"], v["clientSessionId"].clone())
-            } else {
-                r
-            }
-        },
-    );
+    let err = tampered_at(&mut sks, &mut server, "KeyCreationRequest", |r| {
+        with_session_ids_of(old_kc.clone(), &r)
+    });
     // The encrypted PUK is decrypted (under the wrong key: bad padding) before the MAC is
     // checked; a lucky padding ends at the MAC.
     assert!(
@@ -201,19 +190,9 @@ fn replayed_messages_are_refused() {
     );
 
     // The same replay without rewriting: the proxy refuses the foreign session ids.
-    let err = fails(
-        &mut sks,
-        &mut server,
-        Scenario::pin_puk_p256(None),
-        User::pins(&["1234"]),
-        |q, r| {
-            if q == "KeyCreationRequest" {
-                old_kc.clone()
-            } else {
-                r
-            }
-        },
-    );
+    let err = tampered_at(&mut sks, &mut server, "KeyCreationRequest", |_| {
+        old_kc.clone()
+    });
     assert!(
         matches!(err, ProxyError::Protocol(ref m) if m.contains("SessionId")),
         "{err}"
@@ -233,26 +212,16 @@ fn replayed_messages_are_refused() {
 
 #[test]
 fn messages_out_of_order_are_refused() {
-    let (_cut, mut sks) = pcsc_card();
-    let mut server = new_server();
-    let recorded = recorded_exchange(&mut server, &mut sks);
-    let old = |q: &str| recorded.iter().find(|(x, _)| x == q).unwrap().1.clone();
+    let (_cut, mut sks, mut server, old) = recorded_exchange();
 
     // A KeyCreationRequest where the ProvisioningInitializationRequest belongs: no session is
     // ever opened.
     let kc = old("KeyCreationRequest");
-    let err = fails(
+    let err = tampered_at(
         &mut sks,
         &mut server,
-        Scenario::pin_puk_p256(None),
-        User::pins(&["1234"]),
-        |q, r| {
-            if q == "ProvisioningInitializationRequest" {
-                kc.clone()
-            } else {
-                r
-            }
-        },
+        "ProvisioningInitializationRequest",
+        |_| kc.clone(),
     );
     assert!(
         matches!(err, ProxyError::Protocol(ref m) if m.contains("out of order")),
@@ -262,30 +231,11 @@ fn messages_out_of_order_are_refused() {
     // A ProvisioningFinalizationRequest for keys never created in this session (ids
     // rewritten): getKeyHandle fails without a teardown; the proxy aborts the session.
     let fin = old("ProvisioningFinalizationRequest");
-    let err = fails(
-        &mut sks,
-        &mut server,
-        Scenario::pin_puk_p256(None),
-        User::pins(&["1234"]),
-        |q, r| {
-            if q == "KeyCreationRequest" {
-                let v: Value = serde_json::from_str(&r).unwrap();
-                let f = set(
-                    fin.clone(),
-                    &["serverSessionId"],
-                    v["serverSessionId"].clone(),
-                );
-                let f = set(
-                    f,
-                    &["issuedCredentials", "0", "id"],
-                    Value::String("Key.None".into()),
-                );
-                set(f, &["clientSessionId"], v["clientSessionId"].clone())
-            } else {
-                r
-            }
-        },
-    );
+    let err = tampered_at(&mut sks, &mut server, "KeyCreationRequest", |r| {
+        let f = with_session_ids_of(fin.clone(), &r);
+        let none = Value::String("Key.None".into());
+        set(f, &["issuedCredentials", "0", "id"], none)
+    });
     assert!(err.sks_code().is_some(), "{err}");
 
     // A request after the exchange ended, and a response instead of a request.
@@ -378,19 +328,9 @@ fn malformed_requests_abort() {
             "empty array",
         ),
     ] {
-        let err = fails(
-            &mut sks,
-            &mut server,
-            Scenario::pin_puk_p256(None),
-            User::pins(&["1234"]),
-            |q, r| {
-                if q == "KeyCreationRequest" {
-                    set(r, &path, value.clone())
-                } else {
-                    r
-                }
-            },
-        );
+        let err = tampered_at(&mut sks, &mut server, "KeyCreationRequest", |r| {
+            set(r, &path, value.clone())
+        });
         assert!(matches!(err, ProxyError::Parse(_)), "{err}");
         assert!(err.to_string().contains(why), "{why}: {err}");
     }
@@ -400,28 +340,23 @@ fn malformed_requests_abort() {
 fn a_forged_certificate_path_aborts() {
     let (_cut, mut sks) = pcsc_card();
     let mut server = new_server();
-    let err = fails(
+    let err = tampered_at(
         &mut sks,
         &mut server,
-        Scenario::pin_puk_p256(None),
-        User::pins(&["1234"]),
-        |q, r| {
-            if q == "ProvisioningFinalizationRequest" {
-                let v: Value = serde_json::from_str(&r).unwrap();
-                let ee = v["issuedCredentials"][0]["certificatePath"][0]
-                    .as_str()
-                    .unwrap();
-                let mut der = keygen2::b64::decode(ee).unwrap();
-                let last = der.len() - 1;
-                der[last] ^= 0x01; // the signature's last byte
-                set(
-                    r,
-                    &["issuedCredentials", "0", "certificatePath", "0"],
-                    Value::String(keygen2::b64::encode(&der)),
-                )
-            } else {
-                r
-            }
+        "ProvisioningFinalizationRequest",
+        |r| {
+            let v: Value = serde_json::from_str(&r).unwrap();
+            let ee = v["issuedCredentials"][0]["certificatePath"][0]
+                .as_str()
+                .unwrap();
+            let mut der = keygen2::b64::decode(ee).unwrap();
+            let last = der.len() - 1;
+            der[last] ^= 0x01; // the signature's last byte
+            set(
+                r,
+                &["issuedCredentials", "0", "certificatePath", "0"],
+                Value::String(keygen2::b64::encode(&der)),
+            )
         },
     );
     assert!(

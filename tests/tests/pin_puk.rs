@@ -8,6 +8,7 @@
 mod user;
 
 use apdu_spec::ErrorCode;
+use conformance_tests::{puk_with_pins, puk_with_pins_of};
 use sks_issuer::PinPolicy;
 use std::time::Duration;
 use user::*;
@@ -25,11 +26,7 @@ fn use_key(sks: &mut Card, k: &sks_issuer::Key, pin: &[u8]) -> CallResult<()> {
 #[test]
 fn wrong_pin_down_to_lock_then_puk_unlock() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .unwrap();
+        puk_with_pins(s, &[("PIN", PinPolicy::default())]);
         key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
     });
     let k = closed.key("K").unwrap();
@@ -97,18 +94,15 @@ fn wrong_pin_down_to_lock_then_puk_unlock() {
 #[test]
 fn puk_lock() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"ABCD12", PinFormat::Alphanumeric.into(), 2)
-            .unwrap();
-        s.pin_policy(
-            "PIN",
-            Some(&puk),
-            PinPolicy {
-                retry_limit: 1,
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
+        let policy = PinPolicy {
+            retry_limit: 1,
+            ..PinPolicy::default()
+        };
+        puk_with_pins_of(
+            s,
+            (b"ABCD12", PinFormat::Alphanumeric, 2),
+            &[("PIN", policy)],
+        );
         key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
     });
     let k = closed.key("K").unwrap();
@@ -155,11 +149,11 @@ fn puk_without_retry_limit_never_blocks_and_delays_every_check() {
     let (mut sks, delays) = fixed_card(7);
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
-        let puk = s
-            .puk("PUK", b"11223344", PinFormat::Numeric.into(), 0)
-            .unwrap();
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .unwrap();
+        puk_with_pins_of(
+            s,
+            (b"11223344", PinFormat::Numeric, 0),
+            &[("PIN", PinPolicy::default())],
+        );
         key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
     });
     let k = closed.key("K").unwrap();
@@ -234,25 +228,18 @@ fn unlock_requires_a_puk() {
 #[test]
 fn change_pin_and_policy_violations() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 5)
-            .unwrap();
-        s.pin_policy(
-            "Num",
-            Some(&puk),
-            PinPolicy {
-                pattern_restrictions: u8::from(
-                    PatternRestriction::Sequence
-                        | PatternRestriction::TwoInARow
-                        | PatternRestriction::Repeated,
-                ), // sequence, two-in-a-row, repeated
-                min_length: 4,
-                max_length: 6,
-                retry_limit: 10,
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
+        let policy = PinPolicy {
+            pattern_restrictions: u8::from(
+                PatternRestriction::Sequence
+                    | PatternRestriction::TwoInARow
+                    | PatternRestriction::Repeated,
+            ), // sequence, two-in-a-row, repeated
+            min_length: 4,
+            max_length: 6,
+            retry_limit: 10,
+            ..PinPolicy::default()
+        };
+        let puk = puk_with_pins_of(s, (b"123456", PinFormat::Numeric, 5), &[("Num", policy)]);
         s.pin_policy(
             "Three",
             None,
@@ -380,19 +367,12 @@ fn change_pin_and_policy_violations() {
 #[test]
 fn set_pin_unblocks_and_checks_policy() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy(
-            "PIN",
-            Some(&puk),
-            PinPolicy {
-                retry_limit: 2,
-                pattern_restrictions: PatternRestriction::Sequence.into(),
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
+        let policy = PinPolicy {
+            retry_limit: 2,
+            pattern_restrictions: PatternRestriction::Sequence.into(),
+            ..PinPolicy::default()
+        };
+        puk_with_pins(s, &[("PIN", policy)]);
         key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1357"));
     });
     let k = closed.key("K").unwrap();
@@ -406,16 +386,10 @@ fn set_pin_unblocks_and_checks_policy() {
     );
     expect_err(set_pin(&mut sks, h, b"654321", b"2468"), AUTH, "wrong PUK");
     assert_eq!(protection(&mut sks, h).puk_error_count, 1);
-    expect_err(
-        set_pin(&mut sks, h, b"123456", b"4567"),
-        ErrorCode::Option,
-        "setPin: sequence",
-    );
-    expect_err(
-        set_pin(&mut sks, h, b"123456", b"12"),
-        ErrorCode::Option,
-        "setPin: too short",
-    );
+    for (new, what) in [("4567", "setPin: sequence"), ("12", "setPin: too short")] {
+        let r = set_pin(&mut sks, h, b"123456", new.as_bytes());
+        expect_err(r, ErrorCode::Option, what);
+    }
     ok(set_pin(&mut sks, h, b"123456", b"2468"), "setPin");
     let p = protection(&mut sks, h);
     assert_eq!((p.pin_error_count, p.puk_error_count), (0, 0));
@@ -431,20 +405,11 @@ fn set_pin_unblocks_and_checks_policy() {
 #[test]
 fn shared_pin_group_counts_locks_unlocks_and_changes_together() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy(
-            "Shared",
-            Some(&puk),
-            PinPolicy {
-                grouping: Grouping::Shared.into(),
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
-        s.pin_policy("Other", Some(&puk), PinPolicy::default())
-            .unwrap();
+        let shared = PinPolicy {
+            grouping: Grouping::Shared.into(),
+            ..PinPolicy::default()
+        };
+        puk_with_pins(s, &[("Shared", shared), ("Other", PinPolicy::default())]);
         key(s, "A", alg::EC_P256, &[], with_pin("Shared", b"1111"));
         key(s, "B", alg::EC_P384, &[], |k| {
             with_pin("Shared", b"1111")(k);
@@ -511,56 +476,37 @@ fn shared_pin_group_counts_locks_unlocks_and_changes_together() {
 #[test]
 fn signature_standard_and_unique_grouping() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy(
-            "SigStd",
-            Some(&puk),
-            PinPolicy {
-                grouping: Grouping::SignaturePlusStandard.into(),
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
-        s.pin_policy(
-            "Unique",
-            Some(&puk),
-            PinPolicy {
-                grouping: Grouping::Unique.into(),
-                ..PinPolicy::default()
-            },
-        )
-        .unwrap();
+        let grouped = |grouping: Grouping| PinPolicy {
+            grouping: grouping.into(),
+            ..PinPolicy::default()
+        };
+        puk_with_pins(
+            s,
+            &[
+                ("SigStd", grouped(Grouping::SignaturePlusStandard)),
+                ("Unique", grouped(Grouping::Unique)),
+            ],
+        );
         // signature+standard: the signature key has its own PIN, the others share one.
-        key(s, "Sig", alg::EC_P256, &[], |k| {
-            with_pin("SigStd", b"1111")(k);
-            k.app_usage = AppUsage::Signature.into();
-        });
-        key(s, "Auth", alg::EC_P256, &[], |k| {
-            with_pin("SigStd", b"2222")(k);
-            k.app_usage = AppUsage::Authentication.into();
-        });
-        key(s, "Enc", alg::EC_P256, &[], |k| {
-            with_pin("SigStd", b"2222")(k);
-            k.app_usage = AppUsage::Encryption.into();
-        });
+        pin_key(s, "Sig", "SigStd", b"1111", AppUsage::Signature);
+        pin_key(s, "Auth", "SigStd", b"2222", AppUsage::Authentication);
+        pin_key(s, "Enc", "SigStd", b"2222", AppUsage::Encryption);
         // unique: same appUsage same PIN, different appUsage different PIN.
-        key(s, "U1", alg::EC_P256, &[], |k| {
-            with_pin("Unique", b"3333")(k);
-            k.app_usage = AppUsage::Authentication.into();
-        });
-        key(s, "U2", alg::EC_P256, &[], |k| {
-            with_pin("Unique", b"3333")(k);
-            k.app_usage = AppUsage::Authentication.into();
-        });
-        key(s, "U3", alg::EC_P256, &[], |k| {
-            with_pin("Unique", b"4444")(k);
-            k.app_usage = AppUsage::Encryption.into();
-        });
+        pin_key(s, "U1", "Unique", b"3333", AppUsage::Authentication);
+        pin_key(s, "U2", "Unique", b"3333", AppUsage::Authentication);
+        pin_key(s, "U3", "Unique", b"4444", AppUsage::Encryption);
     });
     let k = |id: &str| closed.key(id).unwrap();
     let errors = |sks: &mut Card, id: &str| protection(sks, k(id).handle).pin_error_count;
+    let change =
+        |sks: &mut Card, id: &str, old: &[u8], new: &[u8]| change_pin(sks, k(id).handle, old, new);
+    // changePin to a PIN the grouping forbids: ERROR_OPTION. (key, old PIN, new PIN, case)
+    let refused = |sks: &mut Card, cases: &[(&str, &str, &str, &str)]| {
+        for &(id, old, new, what) in cases {
+            let r = change(sks, id, old.as_bytes(), new.as_bytes());
+            expect_err(r, ErrorCode::Option, what);
+        }
+    };
 
     // Counters: Auth and Enc share one, Sig has its own.
     expect_err(use_key(&mut sks, k("Auth"), b"0000"), AUTH, "Auth wrong");
@@ -575,20 +521,14 @@ fn signature_standard_and_unique_grouping() {
     ok(use_key(&mut sks, k("Enc"), b"2222"), "Enc");
     assert_eq!(errors(&mut sks, "Auth"), 0);
     // The standard keys' PIN must differ from the signature key's (setter mode).
-    expect_err(
-        change_pin(&mut sks, k("Auth").handle, b"2222", b"1111"),
-        ErrorCode::Option,
-        "standard PIN = signature PIN",
+    refused(
+        &mut sks,
+        &[
+            ("Auth", "2222", "1111", "standard PIN = signature PIN"),
+            ("Sig", "1111", "2222", "signature PIN = standard PIN"),
+        ],
     );
-    expect_err(
-        change_pin(&mut sks, k("Sig").handle, b"1111", b"2222"),
-        ErrorCode::Option,
-        "signature PIN = standard PIN",
-    );
-    ok(
-        change_pin(&mut sks, k("Auth").handle, b"2222", b"5555"),
-        "changePin Auth",
-    );
+    ok(change(&mut sks, "Auth", b"2222", b"5555"), "changePin Auth");
     ok(use_key(&mut sks, k("Enc"), b"5555"), "Enc follows Auth");
     ok(use_key(&mut sks, k("Sig"), b"1111"), "Sig unchanged");
 
@@ -599,15 +539,11 @@ fn signature_standard_and_unique_grouping() {
         (1, 0),
         "unique: same appUsage shares the counter"
     );
-    expect_err(
-        change_pin(&mut sks, k("U1").handle, b"3333", b"4444"),
-        ErrorCode::Option,
-        "unique: PIN of another appUsage",
+    refused(
+        &mut sks,
+        &[("U1", "3333", "4444", "unique: PIN of another appUsage")],
     );
-    ok(
-        change_pin(&mut sks, k("U2").handle, b"3333", b"6666"),
-        "changePin U2",
-    );
+    ok(change(&mut sks, "U2", b"3333", b"6666"), "changePin U2");
     ok(use_key(&mut sks, k("U1"), b"6666"), "U1 follows U2");
     ok(use_key(&mut sks, k("U3"), b"4444"), "U3 unchanged");
 }
@@ -619,23 +555,14 @@ fn grouping_comparisons_are_counted_pin_attempts() {
     // here), so the oracle loop of someone who knows only the everyday PIN locks the signature
     // PIN after three guesses instead of finding it in 10^4 calls; setPin (PUK holder) likewise.
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
         let policy = PinPolicy {
             grouping: Grouping::SignaturePlusStandard.into(),
             retry_limit: 3,
             ..PinPolicy::default()
         };
-        s.pin_policy("SigStd", Some(&puk), policy).unwrap();
-        key(s, "Sig", alg::EC_P256, &[], |k| {
-            with_pin("SigStd", b"1111")(k);
-            k.app_usage = AppUsage::Signature.into();
-        });
-        key(s, "Auth", alg::EC_P256, &[], |k| {
-            with_pin("SigStd", b"2222")(k);
-            k.app_usage = AppUsage::Authentication.into();
-        });
+        puk_with_pins(s, &[("SigStd", policy)]);
+        pin_key(s, "Sig", "SigStd", b"1111", AppUsage::Signature);
+        pin_key(s, "Auth", "SigStd", b"2222", AppUsage::Authentication);
     });
     let k = |id: &str| closed.key(id).unwrap();
     let errors = |sks: &mut Card, id: &str| protection(sks, k(id).handle).pin_error_count;
@@ -702,11 +629,7 @@ fn grouping_comparisons_are_counted_pin_attempts() {
 #[test]
 fn no_grouping_keeps_keys_independent() {
     let (mut sks, _, closed) = provisioned(|s| {
-        let puk = s
-            .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-            .unwrap();
-        s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-            .unwrap();
+        puk_with_pins(s, &[("PIN", PinPolicy::default())]);
         key(s, "A", alg::EC_P256, &[], with_pin("PIN", b"1111"));
         key(s, "B", alg::EC_P256, &[], with_pin("PIN", b"1111"));
     });
@@ -744,11 +667,7 @@ fn pin_counters_persist_across_restart() {
     let closed = {
         let mut sks = file_card(&path);
         let closed = provision(&mut sks, &issuer, |s| {
-            let puk = s
-                .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-                .unwrap();
-            s.pin_policy("PIN", Some(&puk), PinPolicy::default())
-                .unwrap();
+            puk_with_pins(s, &[("PIN", PinPolicy::default())]);
             key(s, "K", alg::EC_P256, &[], with_pin("PIN", b"1234"));
         });
         let k = closed.key("K").unwrap();

@@ -92,6 +92,15 @@ fn sign_args(key: u32, pin: &[u8]) -> SignHashedDataArgs {
     }
 }
 
+/// Creates P-256 key `id` (no PIN) and sets its certificate.
+fn certified_p256<T: Transport>(
+    s: &mut sks_issuer::Session<'_, T>,
+    id: &str,
+) -> Result<sks_issuer::Key, sks_issuer::Error> {
+    let k = s.key(id).algorithm(alg::EC_P256).create()?;
+    s.certify(&k)
+}
+
 /// Runs the workload until it ends or the first failure (the power cut), recording what the
 /// card acknowledged.
 fn run<T: Transport>(
@@ -125,12 +134,7 @@ fn run<T: Transport>(
         .create()
         .map_err(|x| e(&x))?;
     let a = s.certify(&a).map_err(|x| e(&x))?;
-    let b = s
-        .key("B")
-        .algorithm(alg::EC_P256)
-        .create()
-        .map_err(|x| e(&x))?;
-    let b = s.certify(&b).map_err(|x| e(&x))?;
+    let b = certified_p256(&mut s, "B").map_err(|x| e(&x))?;
     s.property_bag(&b, BAG, &[Property::new("Counter", "0", true)])
         .map_err(|x| e(&x))?;
     // signature+standard grouping: S's and T's PINs must differ.
@@ -204,12 +208,7 @@ fn run<T: Transport>(
     // Session 2: update B with a new key, unlock A; then close.
     let mut s = issuer.session(sks).kmk(kmk).open().map_err(|x| e(&x))?;
     ack.session_2 = Some(s.provisioning_handle());
-    let d = s
-        .key("D")
-        .algorithm(alg::EC_P256)
-        .create()
-        .map_err(|x| e(&x))?;
-    let d = s.certify(&d).map_err(|x| e(&x))?;
+    let d = certified_p256(&mut s, "D").map_err(|x| e(&x))?;
     s.post_update_with(&d, &b, kmk).map_err(|x| e(&x))?;
     s.post_unlock_with(&a, kmk).map_err(|x| e(&x))?;
     ack.b_updated_cert = d.certificate_path.first().cloned();
@@ -364,12 +363,7 @@ fn check_recovered<T: Transport>(sks: &mut Sks<T>, ack: &Acknowledged, point: &s
         .session(sks)
         .open()
         .unwrap_or_else(|e| panic!("{point}: new session: {e}"));
-    let k = s
-        .key("N")
-        .algorithm(alg::EC_P256)
-        .create()
-        .unwrap_or_else(|e| panic!("{point}: {e}"));
-    s.certify(&k).unwrap_or_else(|e| panic!("{point}: {e}"));
+    certified_p256(&mut s, "N").unwrap_or_else(|e| panic!("{point}: {e}"));
     s.close()
         .unwrap_or_else(|e| panic!("{point}: close after restart: {e}"));
 }
@@ -448,8 +442,7 @@ fn write_costs_and_capacity() {
 
     let before = writes.writes();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let k = s.key("K").algorithm(alg::EC_P256).create().unwrap();
-    s.certify(&k).unwrap();
+    let k = certified_p256(&mut s, "K").unwrap();
     s.close().unwrap();
     let session = writes.writes() - before;
 

@@ -527,18 +527,11 @@ fn every_protection_attribute_is_stored() {
     let issuer = issuer();
     let info = sks.get_device_info().unwrap();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let puk = s
-        .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-        .unwrap();
-    s.pin_policy(
-        "PIN",
-        Some(&puk),
-        PinPolicy {
-            input_method: InputMethod::TrustedGui.into(),
-            ..PinPolicy::default()
-        },
-    )
-    .unwrap();
+    let trusted_gui = PinPolicy {
+        input_method: InputMethod::TrustedGui.into(),
+        ..PinPolicy::default()
+    };
+    conformance_tests::puk_with_pins(&mut s, &[("PIN", trusted_gui)]);
     s.pin_policy("NoPuk", None, PinPolicy::default()).unwrap();
     // (id, pin policy, export, delete, biometric, appUsage, caching)
     let mut cases: Vec<ProtectionCase> = Vec::new();
@@ -845,8 +838,7 @@ fn add_extension_of_every_sub_type() {
     let mut sks = card();
     let issuer = issuer();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let k = s.key("K").create().unwrap();
-    let k = s.certify(&k).unwrap();
+    let k = certified(&mut s, "K");
     let big: Vec<u8> = (0..65536u32).map(|i| i as u8).collect();
     s.extension(&k, "urn:ext:plain", b"plain data").unwrap();
     s.extension(&k, "urn:ext:big", &big).unwrap();
@@ -925,10 +917,8 @@ fn same_extension_type_on_different_keys() {
     let mut sks = card();
     let issuer = issuer();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let a = s.key("A").create().unwrap();
-    let a = s.certify(&a).unwrap();
-    let b = s.key("B").create().unwrap();
-    let b = s.certify(&b).unwrap();
+    let a = certified(&mut s, "A");
+    let b = certified(&mut s, "B");
     s.extension(&a, "urn:same", b"a").unwrap();
     s.extension(&b, "urn:same", b"b").unwrap();
     s.close().unwrap();

@@ -153,8 +153,7 @@ impl CertFor for S<'_> {
 #[test]
 fn wrong_mac_import_symmetric_key() {
     fails("importSymmetricKey wrong MAC", ErrorCode::Mac, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         let mut a = s.state_mut().import_symmetric_args(&k, &[1; 16])?;
         a.mac.0[5] ^= 1;
         s.sks().import_symmetric_key(&a).map_err(raw_err)
@@ -166,10 +165,7 @@ fn wrong_mac_import_private_key() {
     fails("importPrivateKey wrong MAC", ErrorCode::Mac, |s, _| {
         let (pkcs8, spki) = ec_pkcs8(Curve::P256);
         let k = s.key("K").create().unwrap();
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&spki, "K")
-            .unwrap();
+        let cert = ca_certificate(&spki);
         let k = s.set_certificate_path(&k, vec![cert]).unwrap();
         let mut a = s.state_mut().import_private_args(&k, &pkcs8)?;
         a.mac.0[5] ^= 1;
@@ -180,8 +176,7 @@ fn wrong_mac_import_private_key() {
 #[test]
 fn wrong_mac_add_extension() {
     fails("addExtension wrong MAC", ErrorCode::Mac, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         let mut a = s.state_mut().extension_args(&k, "urn:x", 0, "", b"data")?;
         a.mac.0[5] ^= 1;
         s.sks().add_extension(&a).map_err(raw_err)
@@ -206,6 +201,7 @@ fn wrong_mac_close() {
 fn post_op_wrong_mac(which: &'static str) {
     let kmk = Kmk::generate_p256();
     let (mut sks, t) = fails_torn_down(
+        card(),
         &format!("{which} wrong MAC"),
         ErrorCode::Mac,
         |i, sks| targets(i, sks, &kmk, false, 1),
@@ -232,8 +228,7 @@ fn post_op_wrong_mac(which: &'static str) {
                     s.sks().post_unlock_key(&a).map_err(raw_err)
                 }
                 _ => {
-                    let n = s.key("New").create().unwrap();
-                    let n = s.certify(&n).unwrap();
+                    let n = certified(s, "New");
                     if which == "update" {
                         let mut a = s.state_mut().post_update_args(&n, target, &auth)?;
                         flip(&mut a.mac);
@@ -541,6 +536,7 @@ fn session_key_limit_one_less_fails_at_each_method() {
 #[test]
 fn session_key_limit_zero_fails_at_first_use() {
     fails_torn_down(
+        card(),
         "sessionKeyLimit 0",
         OPT,
         |_, _| (),
@@ -756,7 +752,7 @@ fn key_fails_on(
     code: ErrorCode,
     f: impl FnOnce(&mut sks_issuer::KeySpec) + 'static,
 ) {
-    fails_torn_down_on(
+    fails_torn_down(
         sks,
         what,
         code,
@@ -982,158 +978,151 @@ fn pat(bits: u8, format: u8) -> PinPolicy {
     }
 }
 
+/// Checks that each PIN of `rejected` (case name, PIN) fails under `policy` and each PIN of
+/// `accepted` is taken.
+fn pins(policy: PinPolicy, rejected: &[(&str, &'static str)], accepted: &[&str]) {
+    for (what, pin) in rejected {
+        pin_fails(what, policy.clone(), pin.as_bytes());
+    }
+    for pin in accepted {
+        pin_ok(policy.clone(), pin.as_bytes());
+    }
+}
+
 #[test]
 fn pin_length_errors() {
-    pin_fails("PIN too short", PinPolicy::default(), b"123");
-    pin_fails("PIN too long", PinPolicy::default(), b"123456789");
-    pin_fails("empty user PIN", PinPolicy::default(), b"");
+    let rejected = [
+        ("PIN too short", "123"),
+        ("PIN too long", "123456789"),
+        ("empty user PIN", ""),
+    ];
+    pins(PinPolicy::default(), &rejected, &[]);
 }
 
 #[test]
 fn pin_syntax_errors() {
-    pin_fails("numeric PIN with a letter", pat(0, 0), b"12a4");
-    pin_fails("alphanumeric PIN with lower case", pat(0, 1), b"AB1c");
-    pin_fails("alphanumeric PIN with punctuation", pat(0, 1), b"AB1.");
-    pin_ok(pat(0, 1), b"AZ09");
+    pins(pat(0, 0), &[("numeric PIN with a letter", "12a4")], &[]);
+    let rejected = [
+        ("alphanumeric PIN with lower case", "AB1c"),
+        ("alphanumeric PIN with punctuation", "AB1."),
+    ];
+    pins(pat(0, 1), &rejected, &["AZ09"]);
     pin_ok(pat(0, 2), b"a b\xff");
 }
 
 #[test]
 fn pin_pattern_two_in_a_row() {
-    pin_fails("two-in-a-row 1124", pat(0x01, 0), b"1124");
+    pins(pat(0x01, 0), &[("two-in-a-row 1124", "1124")], &["1214"]);
     pin_fails("two-in-a-row + three-in-a-row 1124", pat(0x03, 0), b"1124");
-    pin_ok(pat(0x01, 0), b"1214");
 }
 
 #[test]
 fn pin_pattern_three_in_a_row() {
-    pin_fails("three-in-a-row 1114", pat(0x02, 0), b"1114");
-    pin_fails("three-in-a-row 134555", pat(0x02, 0), b"134555");
-    pin_ok(pat(0x02, 0), b"1124");
+    let rejected = [
+        ("three-in-a-row 1114", "1114"),
+        ("three-in-a-row 134555", "134555"),
+    ];
+    pins(pat(0x02, 0), &rejected, &["1124"]);
 }
 
 #[test]
 fn pin_pattern_sequence() {
-    pin_fails("sequence 1234", pat(0x04, 0), b"1234");
-    pin_fails("sequence 8765", pat(0x04, 0), b"8765");
+    let rejected = [("sequence 1234", "1234"), ("sequence 8765", "8765")];
+    pins(pat(0x04, 0), &rejected, &["1235", "1345"]);
     pin_fails("sequence abcd", pat(0x04, 2), b"abcd");
-    pin_ok(pat(0x04, 0), b"1235");
-    pin_ok(pat(0x04, 0), b"1345");
 }
 
 #[test]
 fn pin_pattern_repeated() {
-    pin_fails("repeated 1315", pat(0x08, 0), b"1315");
-    pin_ok(pat(0x08, 0), b"1357");
+    pins(pat(0x08, 0), &[("repeated 1315", "1315")], &["1357"]);
 }
 
 #[test]
 fn pin_pattern_missing_group() {
-    pin_fails("missing group alphanumeric ABCD", pat(0x10, 1), b"ABCD");
-    pin_fails("missing group alphanumeric 1234", pat(0x10, 1), b"1234");
-    pin_fails("missing group string 2aZA", pat(0x10, 2), b"2aZA");
-    pin_fails("missing group string a.jZ", pat(0x10, 2), b"a.jZ");
-    pin_fails("missing group string 2 ZA", pat(0x10, 2), b"2 ZA");
-    pin_fails("missing group string 2a 6", pat(0x10, 2), b"2a 6");
-    pin_ok(pat(0x10, 1), b"AB34");
+    let alphanumeric = [
+        ("missing group alphanumeric ABCD", "ABCD"),
+        ("missing group alphanumeric 1234", "1234"),
+    ];
+    pins(pat(0x10, 1), &alphanumeric, &["AB34"]);
+    for pin in ["2aZA", "a.jZ", "2 ZA", "2a 6"] {
+        let what = format!("missing group string {pin}");
+        pin_fails(&what, pat(0x10, 2), pin.as_bytes());
+    }
     pin_ok(pat(0x10, 2), b"2aZ.");
 }
 
 #[test]
 fn issuer_set_pin_is_checked_too() {
-    pin_fails(
-        "issuer-set PIN violating numeric syntax",
-        PinPolicy {
-            user_defined: false,
-            ..PinPolicy::default()
-        },
-        b"12x4",
-    );
-    pin_fails(
-        "issuer-set PIN too short",
-        PinPolicy {
-            user_defined: false,
-            ..PinPolicy::default()
-        },
-        b"12",
-    );
+    let issuer_set = PinPolicy {
+        user_defined: false,
+        ..PinPolicy::default()
+    };
+    let rejected = [
+        ("issuer-set PIN violating numeric syntax", "12x4"),
+        ("issuer-set PIN too short", "12"),
+    ];
+    pins(issuer_set, &rejected, &[]);
+}
+
+/// Creates key `id` with PIN `pin` of the policy "PIN" and appUsage `usage` (default if `None`).
+fn key_with_pin(
+    s: &mut S<'_>,
+    id: &str,
+    (pin, usage): (&str, Option<AppUsage>),
+) -> Result<(), sks_issuer::Error> {
+    let mut k = s.key(id).pin("PIN", pin.as_bytes());
+    if let Some(usage) = usage {
+        k = k.app_usage(usage.into());
+    }
+    unit(k.create())
 }
 
 #[test]
 fn pin_grouping_violations() {
-    let g = |grouping| PinPolicy {
-        grouping,
-        ..PinPolicy::default()
-    };
-    fails("shared grouping with different PINs", OPT, move |s, _| {
-        s.pin_policy("PIN", None, g(1)).unwrap();
-        s.key("A").pin("PIN", b"1111").create().unwrap();
-        unit(s.key("B").pin("PIN", b"2222").create())
-    });
-    fails(
-        "signature+standard: two signature keys, different PINs",
-        OPT,
-        move |s, _| {
-            s.pin_policy("PIN", None, g(2)).unwrap();
-            s.key("A")
-                .pin("PIN", b"1111")
-                .app_usage(AppUsage::Signature.into())
-                .create()
-                .unwrap();
-            unit(
-                s.key("B")
-                    .pin("PIN", b"2222")
-                    .app_usage(AppUsage::Signature.into())
-                    .create(),
-            )
-        },
-    );
-    fails(
-        "signature+standard: signature and other key, same PIN",
-        OPT,
-        move |s, _| {
-            s.pin_policy("PIN", None, g(2)).unwrap();
-            s.key("A")
-                .pin("PIN", b"1111")
-                .app_usage(AppUsage::Signature.into())
-                .create()
-                .unwrap();
-            unit(
-                s.key("B")
-                    .pin("PIN", b"1111")
-                    .app_usage(AppUsage::Authentication.into())
-                    .create(),
-            )
-        },
-    );
-    fails("unique: same appUsage, different PINs", OPT, move |s, _| {
-        s.pin_policy("PIN", None, g(3)).unwrap();
-        s.key("A")
-            .pin("PIN", b"1111")
-            .app_usage(AppUsage::Authentication.into())
-            .create()
-            .unwrap();
-        unit(
-            s.key("B")
-                .pin("PIN", b"2222")
-                .app_usage(AppUsage::Authentication.into())
-                .create(),
-        )
-    });
-    fails("unique: different appUsage, same PIN", OPT, move |s, _| {
-        s.pin_policy("PIN", None, g(3)).unwrap();
-        s.key("A")
-            .pin("PIN", b"1111")
-            .app_usage(AppUsage::Authentication.into())
-            .create()
-            .unwrap();
-        unit(
-            s.key("B")
-                .pin("PIN", b"1111")
-                .app_usage(AppUsage::Encryption.into())
-                .create(),
-        )
-    });
+    use AppUsage::{Authentication as Auth, Encryption as Enc, Signature as Sig};
+    // (case, grouping, first key (PIN, appUsage), second key (PIN, appUsage))
+    for (what, grouping, a, b) in [
+        (
+            "shared grouping with different PINs",
+            1,
+            ("1111", None),
+            ("2222", None),
+        ),
+        (
+            "signature+standard: two signature keys, different PINs",
+            2,
+            ("1111", Some(Sig)),
+            ("2222", Some(Sig)),
+        ),
+        (
+            "signature+standard: signature and other key, same PIN",
+            2,
+            ("1111", Some(Sig)),
+            ("1111", Some(Auth)),
+        ),
+        (
+            "unique: same appUsage, different PINs",
+            3,
+            ("1111", Some(Auth)),
+            ("2222", Some(Auth)),
+        ),
+        (
+            "unique: different appUsage, same PIN",
+            3,
+            ("1111", Some(Auth)),
+            ("1111", Some(Enc)),
+        ),
+    ] {
+        fails(what, OPT, move |s, _| {
+            let policy = PinPolicy {
+                grouping,
+                ..PinPolicy::default()
+            };
+            s.pin_policy("PIN", None, policy).unwrap();
+            key_with_pin(s, "A", a).unwrap_or_else(|e| panic!("{what}: first key: {e}"));
+            key_with_pin(s, "B", b)
+        });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1258,18 +1247,14 @@ fn import_symmetric_before_certificate() {
 #[test]
 fn import_twice() {
     fails("two importSymmetricKey", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         s.import_symmetric(&k, &[1; 16]).unwrap();
         s.import_symmetric(&k, &[2; 16])
     });
     fails("importPrivateKey then importSymmetricKey", OPT, |s, _| {
         let (pkcs8, spki) = ec_pkcs8(Curve::P256);
         let k = s.key("K").create().unwrap();
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&spki, "K")
-            .unwrap();
+        let cert = ca_certificate(&spki);
         let k = s.set_certificate_path(&k, vec![cert]).unwrap();
         s.import_private(&k, &pkcs8).unwrap();
         s.import_symmetric(&k, &[2; 16])
@@ -1279,13 +1264,11 @@ fn import_twice() {
 #[test]
 fn import_symmetric_key_length() {
     fails("importSymmetricKey of 0 bytes", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         s.import_symmetric(&k, &[])
     });
     fails("importSymmetricKey of 129 bytes", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         s.import_symmetric(&k, &[7; 129])
     });
 }
@@ -1296,8 +1279,7 @@ fn import_symmetric_bad_padding_is_error_crypto() {
         "importSymmetricKey bad padding",
         ErrorCode::Crypto,
         |s, _| {
-            let k = s.key("K").create().unwrap();
-            let k = s.certify(&k).unwrap();
+            let k = certified(s, "K");
             let ct = vec![0x33; 48];
             let data = macdata::import_key(k.ee_certificate().unwrap(), &ct);
             let m = s.state_mut().keys.mac(method::IMPORT_SYMMETRIC_KEY, &data);
@@ -1311,57 +1293,59 @@ fn import_symmetric_bad_padding_is_error_crypto() {
     );
 }
 
+/// A certificate for `spki` from a fresh CA "CA", subject "K".
+fn ca_certificate(spki: &[u8]) -> Vec<u8> {
+    sks_issuer::Ca::new("CA")
+        .unwrap()
+        .certify(spki, "K")
+        .unwrap()
+}
+
+/// Creates key "K", of `algorithm` if given.
+fn new_key_of(s: &mut S<'_>, algorithm: Option<&str>) -> sks_issuer::Key {
+    let mut k = s.key("K");
+    if let Some(algorithm) = algorithm {
+        k = k.algorithm(algorithm);
+    }
+    k.create().unwrap()
+}
+
+/// Creates key "K" (of `algorithm` if given), sets a certificate from a fresh CA for `cert_spki`
+/// and imports `pkcs8` into it.
+fn import_under_certificate(
+    s: &mut S<'_>,
+    algorithm: Option<&str>,
+    pkcs8: &[u8],
+    cert_spki: &[u8],
+) -> Result<(), sks_issuer::Error> {
+    let k = new_key_of(s, algorithm);
+    let cert = ca_certificate(cert_spki);
+    let k = s.set_certificate_path(&k, vec![cert]).unwrap();
+    s.import_private(&k, pkcs8)
+}
+
 #[test]
 fn import_private_key_mismatch() {
-    fails(
-        "importPrivateKey RSA key not matching the certificate",
-        OPT,
-        |s, _| {
-            let (pkcs8, _) = rsa_pkcs8(1024);
-            let (_, other) = rsa_pkcs8(1024);
-            let k = s.key("K").algorithm(alg::RSA1024).create().unwrap();
-            let cert = sks_issuer::Ca::new("CA")
-                .unwrap()
-                .certify(&other, "K")
-                .unwrap();
-            let k = s.set_certificate_path(&k, vec![cert]).unwrap();
-            s.import_private(&k, &pkcs8)
-        },
-    );
-    fails(
-        "importPrivateKey EC key into an RSA certificate",
-        OPT,
-        |s, _| {
-            let (pkcs8, _) = ec_pkcs8(Curve::P256);
-            let (_, rsa) = rsa_pkcs8(1024);
-            let k = s.key("K").create().unwrap();
-            let cert = sks_issuer::Ca::new("CA")
-                .unwrap()
-                .certify(&rsa, "K")
-                .unwrap();
-            let k = s.set_certificate_path(&k, vec![cert]).unwrap();
-            s.import_private(&k, &pkcs8)
-        },
-    );
+    let what = "importPrivateKey RSA key not matching the certificate";
+    fails(what, OPT, |s, _| {
+        let (pkcs8, _) = rsa_pkcs8(1024);
+        let (_, other) = rsa_pkcs8(1024);
+        import_under_certificate(s, Some(alg::RSA1024), &pkcs8, &other)
+    });
+    let what = "importPrivateKey EC key into an RSA certificate";
+    fails(what, OPT, |s, _| {
+        let (pkcs8, _) = ec_pkcs8(Curve::P256);
+        let (_, rsa) = rsa_pkcs8(1024);
+        import_under_certificate(s, None, &pkcs8, &rsa)
+    });
     // EC: the point is checked at close by the key-pair test.
-    fails(
-        "importPrivateKey EC key not matching the certificate (close)",
-        OPT,
-        |s, _| {
-            let (pkcs8, _) = ec_pkcs8(Curve::P256);
-            let (_, other) = ec_pkcs8(Curve::P256);
-            let k = s.key("K").create().unwrap();
-            let cert = sks_issuer::Ca::new("CA")
-                .unwrap()
-                .certify(&other, "K")
-                .unwrap();
-            let k = s.set_certificate_path(&k, vec![cert]).unwrap();
-            match s.import_private(&k, &pkcs8) {
-                Err(e) => Err(e),
-                Ok(()) => unit(s.close()),
-            }
-        },
-    );
+    let what = "importPrivateKey EC key not matching the certificate (close)";
+    fails(what, OPT, |s, _| {
+        let (pkcs8, _) = ec_pkcs8(Curve::P256);
+        let (_, other) = ec_pkcs8(Curve::P256);
+        import_under_certificate(s, None, &pkcs8, &other)?;
+        unit(s.close())
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1375,8 +1359,7 @@ fn ext_fails(
     data: Vec<u8>,
 ) {
     fails(what, OPT, move |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         s.add_extension(&k, type_uri, sub_type, qualifier, &data)
     });
 }
@@ -1413,8 +1396,7 @@ fn add_extension_bad_arguments() {
 #[test]
 fn add_extension_duplicate_type() {
     fails("duplicate extension type", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let k = s.certify(&k).unwrap();
+        let k = certified(s, "K");
         s.extension(&k, "urn:x", b"1").unwrap();
         s.logotype(&k, "urn:x", "image/png", b"2")
     });
@@ -1490,52 +1472,36 @@ fn close_unreferenced_pin_and_puk() {
     );
 }
 
-#[test]
-fn close_key_certificate_mismatch() {
-    fails("close: certificate of another EC key", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let (_, other) = ec_pkcs8(Curve::P256);
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&other, "K")
+/// Creates key "K" (of `algorithm` if given), gives it a certificate for `cert_spki` (another
+/// key) and expects the close to fail.
+fn close_fails_with_certificate_of(
+    what: &str,
+    algorithm: Option<&'static str>,
+    cert_spki: Vec<u8>,
+) {
+    fails(what, OPT, move |s, _| {
+        let k = new_key_of(s, algorithm);
+        s.set_certificate_path(&k, vec![ca_certificate(&cert_spki)])
             .unwrap();
-        s.set_certificate_path(&k, vec![cert]).unwrap();
-        unit(s.close())
-    });
-    fails("close: certificate on another curve", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let (_, other) = ec_pkcs8(Curve::P384);
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&other, "K")
-            .unwrap();
-        s.set_certificate_path(&k, vec![cert]).unwrap();
         unit(s.close())
     });
 }
 
 #[test]
+fn close_key_certificate_mismatch() {
+    let (_, other) = ec_pkcs8(Curve::P256);
+    close_fails_with_certificate_of("close: certificate of another EC key", None, other);
+    let (_, other) = ec_pkcs8(Curve::P384);
+    close_fails_with_certificate_of("close: certificate on another curve", None, other);
+}
+
+#[test]
 fn close_rsa_ec_mixup() {
-    fails("close: EC key with an RSA certificate", OPT, |s, _| {
-        let k = s.key("K").create().unwrap();
-        let (_, rsa) = rsa_pkcs8(1024);
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&rsa, "K")
-            .unwrap();
-        s.set_certificate_path(&k, vec![cert]).unwrap();
-        unit(s.close())
-    });
-    fails("close: RSA key with an EC certificate", OPT, |s, _| {
-        let k = s.key("K").algorithm(alg::RSA1024).create().unwrap();
-        let (_, ec) = ec_pkcs8(Curve::P256);
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&ec, "K")
-            .unwrap();
-        s.set_certificate_path(&k, vec![cert]).unwrap();
-        unit(s.close())
-    });
+    let (_, rsa) = rsa_pkcs8(1024);
+    close_fails_with_certificate_of("close: EC key with an RSA certificate", None, rsa);
+    let (_, ec) = ec_pkcs8(Curve::P256);
+    let what = "close: RSA key with an EC certificate";
+    close_fails_with_certificate_of(what, Some(alg::RSA1024), ec);
 }
 
 #[test]
@@ -1547,10 +1513,7 @@ fn close_symmetric_entry_certificate_mismatch() {
         |s, _| {
             let k = s.key("K").endorse(&[alg::HMAC_SHA256]).create().unwrap();
             let (_, other) = ec_pkcs8(Curve::P256);
-            let cert = sks_issuer::Ca::new("CA")
-                .unwrap()
-                .certify(&other, "K")
-                .unwrap();
+            let cert = ca_certificate(&other);
             let k = s.set_certificate_path(&k, vec![cert]).unwrap();
             s.import_symmetric(&k, &[1; 20]).unwrap();
             unit(s.close())
@@ -1562,10 +1525,7 @@ fn close_symmetric_entry_certificate_mismatch() {
 fn close_duplicate_certificate_in_session() {
     fails("close: two keys with one certificate", OPT, |s, _| {
         let (pkcs8, spki) = ec_pkcs8(Curve::P256);
-        let cert = sks_issuer::Ca::new("CA")
-            .unwrap()
-            .certify(&spki, "K")
-            .unwrap();
+        let cert = ca_certificate(&spki);
         for id in ["A", "B"] {
             let k = s.key(id).create().unwrap();
             let k = s.set_certificate_path(&k, vec![cert.clone()]).unwrap();
@@ -1578,12 +1538,10 @@ fn close_duplicate_certificate_in_session() {
 #[test]
 fn close_duplicate_certificate_store_wide() {
     let (pkcs8, spki) = ec_pkcs8(Curve::P256);
-    let cert = sks_issuer::Ca::new("CA")
-        .unwrap()
-        .certify(&spki, "K")
-        .unwrap();
+    let cert = ca_certificate(&spki);
     let (pkcs8_, cert_) = (pkcs8.clone(), cert.clone());
     let (mut sks, first) = fails_torn_down(
+        card(),
         "close: certificate already used by a key of a closed session",
         OPT,
         move |issuer, sks| {
@@ -1607,10 +1565,7 @@ fn close_duplicate_certificate_store_wide() {
 #[test]
 fn close_duplicate_certificate_of_an_open_session() {
     let (pkcs8, spki) = ec_pkcs8(Curve::P256);
-    let cert = sks_issuer::Ca::new("CA")
-        .unwrap()
-        .certify(&spki, "K")
-        .unwrap();
+    let cert = ca_certificate(&spki);
     let mut sks = card();
     let issuer = issuer();
     let mut a = issuer.session(&mut sks).open().unwrap();

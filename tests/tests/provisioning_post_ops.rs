@@ -5,7 +5,7 @@
 mod support;
 
 use apdu_spec::{Bytes, UpdateKeyManagementKeyArgs};
-use sks_issuer::{alg, update_key_management_key, Curve, ErrorCode, Kmk};
+use sks_issuer::{alg, update_key_management_key, Closed, Curve, ErrorCode, Issuer, Key, Kmk};
 use support::*;
 
 const OPT: ErrorCode = ErrorCode::Option;
@@ -17,15 +17,29 @@ fn owner(sks: &mut Card, key_handle: u32) -> Option<u32> {
         .map(|(_, p)| p)
 }
 
+/// Creates key `id` in `s` under a new PIN policy "PIN" (PIN "1234") and sets its certificate.
+fn pin_protected(s: &mut S<'_>, id: &str) -> Key {
+    s.pin_policy("PIN", None, sks_issuer::PinPolicy::default())
+        .unwrap();
+    let k = s.key(id).pin("PIN", b"1234").create().unwrap();
+    s.certify(&k).unwrap()
+}
+
+/// A fresh card with a P-256 KMK and its [`targets`] (E2ES mode, PIN grouping `grouping`).
+fn with_targets(grouping: u8) -> (Card, Issuer, Kmk, Closed) {
+    let mut sks = card();
+    let issuer = issuer();
+    let kmk = Kmk::generate_p256();
+    let t = targets(&issuer, &mut sks, &kmk, false, grouping);
+    (sks, issuer, kmk, t)
+}
+
 // ---------------------------------------------------------------------------------------------
 // postDeleteKey [50]
 
 #[test]
 fn post_delete_is_deferred_and_takes_over_the_target_session() {
-    let mut sks = card();
-    let issuer = issuer();
-    let kmk = Kmk::generate_p256();
-    let t = targets(&issuer, &mut sks, &kmk, false, 0);
+    let (mut sks, issuer, _, t) = with_targets(0);
     let target = t.key("T.plain").unwrap();
     let mut s = issuer.session(&mut sks).open().unwrap();
     let h = s.provisioning_handle();
@@ -95,10 +109,7 @@ fn post_ops_in_privacy_mode() {
 
 #[test]
 fn post_unlock_resets_the_pin_counter_at_close() {
-    let mut sks = card();
-    let issuer = issuer();
-    let kmk = Kmk::generate_p256();
-    let t = targets(&issuer, &mut sks, &kmk, false, 0);
+    let (mut sks, issuer, _, t) = with_targets(0);
     let k = t.key("T.pin").unwrap();
     for _ in 0..3 {
         expect_raw_err(
@@ -138,10 +149,7 @@ fn post_unlock_resets_the_pin_counter_at_close() {
 
 #[test]
 fn post_update_new_key_takes_the_old_handle() {
-    let mut sks = card();
-    let issuer = issuer();
-    let kmk = Kmk::generate_p256();
-    let t = targets(&issuer, &mut sks, &kmk, false, 0);
+    let (mut sks, issuer, _, t) = with_targets(0);
     let old = t.key("T.pin").unwrap();
     let mut s = issuer.session(&mut sks).open().unwrap();
     let n = s
@@ -211,14 +219,10 @@ fn post_update_allows_the_targets_certificate() {
 
 #[test]
 fn post_clone_gives_the_new_key_the_targets_pin() {
-    let mut sks = card();
-    let issuer = issuer();
-    let kmk = Kmk::generate_p256();
-    let t = targets(&issuer, &mut sks, &kmk, false, 1);
+    let (mut sks, issuer, _, t) = with_targets(1);
     let target = t.key("T.pin").unwrap();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let n = s.key("Clone").create().unwrap();
-    let n = s.certify(&n).unwrap();
+    let n = certified(&mut s, "Clone");
     s.post_clone(&n, target).unwrap();
     s.close().unwrap();
     let p = protection(&mut sks, n.handle).unwrap();
@@ -244,13 +248,9 @@ fn post_clone_gives_the_new_key_the_targets_pin() {
 
 #[test]
 fn post_clone_of_a_key_without_pin_is_allowed() {
-    let mut sks = card();
-    let issuer = issuer();
-    let kmk = Kmk::generate_p256();
-    let t = targets(&issuer, &mut sks, &kmk, false, 0);
+    let (mut sks, issuer, _, t) = with_targets(0);
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let n = s.key("Clone").create().unwrap();
-    let n = s.certify(&n).unwrap();
+    let n = certified(&mut s, "Clone");
     s.post_clone(&n, t.key("T.plain").unwrap()).unwrap();
     s.close().unwrap();
     assert_signs_with(&mut sks, n.handle, b"", &n.public_key);
@@ -258,18 +258,12 @@ fn post_clone_of_a_key_without_pin_is_allowed() {
 
 #[test]
 fn update_and_clones_and_unlock_on_one_target() {
-    let mut sks = card();
-    let issuer = issuer();
-    let kmk = Kmk::generate_p256();
-    let t = targets(&issuer, &mut sks, &kmk, false, 1);
+    let (mut sks, issuer, _, t) = with_targets(1);
     let target = t.key("T.pin").unwrap();
     let mut s = issuer.session(&mut sks).open().unwrap();
-    let u = s.key("U").create().unwrap();
-    let u = s.certify(&u).unwrap();
-    let c1 = s.key("C1").create().unwrap();
-    let c1 = s.certify(&c1).unwrap();
-    let c2 = s.key("C2").create().unwrap();
-    let c2 = s.certify(&c2).unwrap();
+    let u = certified(&mut s, "U");
+    let c1 = certified(&mut s, "C1");
+    let c2 = certified(&mut s, "C2");
     s.post_clone(&c1, target).unwrap();
     s.post_update(&u, target).unwrap();
     s.post_clone(&c2, target).unwrap();
@@ -285,10 +279,7 @@ fn update_and_clones_and_unlock_on_one_target() {
 
 #[test]
 fn take_over_by_a_session_without_kmk_makes_keys_non_updatable() {
-    let mut sks = card();
-    let issuer = issuer();
-    let kmk = Kmk::generate_p256();
-    let t = targets(&issuer, &mut sks, &kmk, false, 0);
+    let (mut sks, issuer, kmk, t) = with_targets(0);
     let mut s = issuer.session(&mut sks).open().unwrap();
     s.post_delete(t.key("T.plain").unwrap()).unwrap();
     s.close().unwrap();
@@ -425,17 +416,45 @@ fn update_kmk_errors_leave_the_session_alone() {
 // ---------------------------------------------------------------------------------------------
 // Post-op failures: teardown, target untouched
 
-fn post_fails(
-    what: &str,
+/// How a [`post_fails`] case is set up: the expected error, privacy mode of the target session
+/// and of the failing session, and the target PIN's grouping.
+#[derive(Clone, Copy)]
+struct Setup {
     code: ErrorCode,
     privacy_targets: bool,
     privacy_session: bool,
     grouping: u8,
+}
+
+/// ERROR_OPTION, no privacy mode, grouping 0.
+const PLAIN: Setup = Setup {
+    code: OPT,
+    privacy_targets: false,
+    privacy_session: false,
+    grouping: 0,
+};
+
+/// [`PLAIN`] with a shared-PIN grouping (1).
+const SHARED: Setup = Setup {
+    grouping: 1,
+    ..PLAIN
+};
+
+fn post_fails(
+    what: &str,
+    setup: Setup,
     body: impl for<'a> FnOnce(&mut S<'a>, &sks_issuer::Closed, &Kmk) -> Result<(), sks_issuer::Error>,
 ) {
+    let Setup {
+        code,
+        privacy_targets,
+        privacy_session,
+        grouping,
+    } = setup;
     let kmk = Kmk::generate_p256();
     let kmk2 = kmk.clone();
     let (mut sks, t) = fails_torn_down(
+        card(),
         what,
         code,
         |i, sks| targets(i, sks, &kmk, privacy_targets, grouping),
@@ -455,54 +474,24 @@ fn post_fails(
 #[test]
 fn post_op_signed_by_another_issuers_kmk() {
     // Issuer B (own KMK) trying to manage issuer A's keys.
-    post_fails(
-        "issuer B deletes issuer A's key",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            let kmk_b = Kmk::generate_p256();
-            s.post_delete_with(t.key("T.plain").unwrap(), &kmk_b)
-        },
-    );
-    post_fails(
-        "issuer B updates issuer A's key",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            let kmk_b = Kmk::generate_p256();
-            let n = s.key("N").create().unwrap();
-            let n = s.certify(&n).unwrap();
-            s.post_update_with(&n, t.key("T.plain").unwrap(), &kmk_b)
-        },
-    );
-    post_fails(
-        "issuer B unlocks issuer A's key",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            let kmk_b = Kmk::generate_p256();
-            s.post_unlock_with(t.key("T.pin").unwrap(), &kmk_b)
-        },
-    );
-    post_fails(
-        "issuer B clones issuer A's key",
-        OPT,
-        false,
-        false,
-        1,
-        |s, t, _| {
-            let kmk_b = Kmk::generate_p256();
-            let n = s.key("N").create().unwrap();
-            let n = s.certify(&n).unwrap();
-            s.post_clone_with(&n, t.key("T.pin").unwrap(), &kmk_b)
-        },
-    );
+    post_fails("issuer B deletes issuer A's key", PLAIN, |s, t, _| {
+        let kmk_b = Kmk::generate_p256();
+        s.post_delete_with(t.key("T.plain").unwrap(), &kmk_b)
+    });
+    post_fails("issuer B updates issuer A's key", PLAIN, |s, t, _| {
+        let kmk_b = Kmk::generate_p256();
+        let n = certified(s, "N");
+        s.post_update_with(&n, t.key("T.plain").unwrap(), &kmk_b)
+    });
+    post_fails("issuer B unlocks issuer A's key", PLAIN, |s, t, _| {
+        let kmk_b = Kmk::generate_p256();
+        s.post_unlock_with(t.key("T.pin").unwrap(), &kmk_b)
+    });
+    post_fails("issuer B clones issuer A's key", SHARED, |s, t, _| {
+        let kmk_b = Kmk::generate_p256();
+        let n = certified(s, "N");
+        s.post_clone_with(&n, t.key("T.pin").unwrap(), &kmk_b)
+    });
 }
 
 #[test]
@@ -511,10 +500,10 @@ fn post_op_signed_by_a_kmk_of_another_type_is_error_crypto() {
     // malformed: ERROR_CRYPTO (spec-notes §3.7).
     post_fails(
         "RSA signature for a P-256 KMK",
-        ErrorCode::Crypto,
-        false,
-        false,
-        0,
+        Setup {
+            code: ErrorCode::Crypto,
+            ..PLAIN
+        },
         |s, t, _| {
             let kmk_b = Kmk::generate_rsa(1024).unwrap();
             s.post_unlock_with(t.key("T.pin").unwrap(), &kmk_b)
@@ -522,10 +511,10 @@ fn post_op_signed_by_a_kmk_of_another_type_is_error_crypto() {
     );
     post_fails(
         "P-384 signature for a P-256 KMK",
-        ErrorCode::Crypto,
-        false,
-        false,
-        0,
+        Setup {
+            code: ErrorCode::Crypto,
+            ..PLAIN
+        },
         |s, t, _| {
             let kmk_b = Kmk::generate_ec(Curve::P384);
             s.post_delete_with(t.key("T.plain").unwrap(), &kmk_b)
@@ -535,31 +524,24 @@ fn post_op_signed_by_a_kmk_of_another_type_is_error_crypto() {
 
 #[test]
 fn post_op_authorization_over_the_wrong_reference() {
-    post_fails(
-        "authorization for another target",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, kmk| {
-            let other = t.key("T.other").unwrap();
-            let auth = s.state_mut().authorization(other, kmk)?;
-            let a = s
-                .state_mut()
-                .post_delete_args(t.key("T.plain").unwrap(), &auth);
-            s.sks().post_delete_key(&a).map_err(raw_err)
-        },
-    );
+    post_fails("authorization for another target", PLAIN, |s, t, kmk| {
+        let other = t.key("T.other").unwrap();
+        let auth = s.state_mut().authorization(other, kmk)?;
+        let a = s
+            .state_mut()
+            .post_delete_args(t.key("T.plain").unwrap(), &auth);
+        s.sks().post_delete_key(&a).map_err(raw_err)
+    });
 }
 
 #[test]
 fn post_op_der_ecdsa_authorization_is_error_crypto() {
     post_fails(
         "DER ECDSA authorization",
-        ErrorCode::Crypto,
-        false,
-        false,
-        0,
+        Setup {
+            code: ErrorCode::Crypto,
+            ..PLAIN
+        },
         |s, t, kmk| {
             let target = t.key("T.plain").unwrap();
             let r = s
@@ -578,18 +560,18 @@ fn post_op_der_ecdsa_authorization_is_error_crypto() {
 fn post_op_privacy_mismatch() {
     post_fails(
         "E2ES session managing a privacy-mode key",
-        OPT,
-        true,
-        false,
-        0,
+        Setup {
+            privacy_targets: true,
+            ..PLAIN
+        },
         |s, t, _| s.post_delete(t.key("T.plain").unwrap()),
     );
     post_fails(
         "privacy session managing an E2ES key",
-        OPT,
-        false,
-        true,
-        0,
+        Setup {
+            privacy_session: true,
+            ..PLAIN
+        },
         |s, t, _| s.post_delete(t.key("T.plain").unwrap()),
     );
 }
@@ -605,8 +587,7 @@ fn post_op_target_not_updatable_or_still_open() {
     });
     let mut sks = sks;
     let mut open = issuer.session(&mut sks).kmk(&kmk).open().unwrap();
-    let k = open.key("Open").create().unwrap();
-    let k = open.certify(&k).unwrap();
+    let k = certified(&mut open, "Open");
     let open_state = open.into_state();
     let (mut sks, _) = fails_torn_down_on(sks, "target still in provisioning", OPT, |s| {
         s.post_delete_with(&k, &kmk)
@@ -618,10 +599,10 @@ fn post_op_target_not_updatable_or_still_open() {
 fn post_op_unknown_target_is_no_key() {
     post_fails(
         "unknown target",
-        ErrorCode::NoKey,
-        false,
-        false,
-        0,
+        Setup {
+            code: ErrorCode::NoKey,
+            ..PLAIN
+        },
         |s, t, kmk| {
             let mut fake = t.key("T.plain").unwrap().clone();
             fake.handle = 0x0bad_cafe;
@@ -630,78 +611,94 @@ fn post_op_unknown_target_is_no_key() {
     );
 }
 
-#[test]
-fn post_op_rules() {
-    post_fails(
-        "postUnlockKey of a key without PIN",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| s.post_unlock(t.key("T.plain").unwrap()),
-    );
-    post_fails(
-        "postUpdateKey with a PIN-protected new key",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            s.pin_policy("PIN", None, sks_issuer::PinPolicy::default())
-                .unwrap();
-            let n = s.key("N").pin("PIN", b"1234").create().unwrap();
-            let n = s.certify(&n).unwrap();
-            s.post_update(&n, t.key("T.plain").unwrap())
-        },
-    );
-    post_fails(
-        "postCloneKeyProtection with a PIN-protected new key",
-        OPT,
-        false,
-        false,
-        1,
-        |s, t, _| {
-            s.pin_policy("PIN", None, sks_issuer::PinPolicy::default())
-                .unwrap();
-            let n = s.key("N").pin("PIN", b"1234").create().unwrap();
-            let n = s.certify(&n).unwrap();
-            s.post_clone(&n, t.key("T.pin").unwrap())
-        },
-    );
-    post_fails(
-        "postUpdateKey with a different appUsage",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            let n = s
-                .key("N")
+/// A post-operation on [`targets`] keys: `Update`/`Clone` name the new key first, the target
+/// second.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Delete(&'static str),
+    Unlock(&'static str),
+    Update(&'static str, &'static str),
+    Clone(&'static str, &'static str),
+}
+
+/// Creates a certified new key: "P" PIN-protected ([`pin_protected`]), "Auth" with appUsage
+/// authentication, any other `id` plain ([`certified`]).
+fn new_key(s: &mut S<'_>, id: &str) -> Key {
+    match id {
+        "P" => pin_protected(s, id),
+        "Auth" => {
+            let k = s
+                .key(id)
                 .app_usage(AppUsage::Authentication.into())
                 .create()
                 .unwrap();
-            let n = s.certify(&n).unwrap();
-            s.post_update(&n, t.key("T.plain").unwrap())
-        },
-    );
-    post_fails(
-        "postCloneKeyProtection of a non-shared PIN",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            let n = s.key("N").create().unwrap();
-            let n = s.certify(&n).unwrap();
-            s.post_clone(&n, t.key("T.pin").unwrap())
-        },
-    );
+            s.certify(&k).unwrap()
+        }
+        _ => certified(s, id),
+    }
+}
+
+/// Creates the new keys `ops` name (in order of appearance, see [`new_key`]), then queues
+/// `ops`: all but the last must succeed; returns the last one's result.
+fn run_ops(s: &mut S<'_>, t: &Closed, ops: &[Op]) -> Result<(), sks_issuer::Error> {
+    let mut new: Vec<Key> = Vec::new();
+    for op in ops {
+        if let Op::Update(id, _) | Op::Clone(id, _) = *op {
+            if !new.iter().any(|k| k.id == id) {
+                new.push(new_key(s, id));
+            }
+        }
+    }
+    let new_key = |id: &str| new.iter().find(|k| k.id == id).unwrap();
+    let target = |id: &str| t.key(id).unwrap();
+    let run = |s: &mut S<'_>, op: Op| match op {
+        Op::Delete(id) => s.post_delete(target(id)),
+        Op::Unlock(id) => s.post_unlock(target(id)),
+        Op::Update(n, id) => s.post_update(new_key(n), target(id)),
+        Op::Clone(n, id) => s.post_clone(new_key(n), target(id)),
+    };
+    let (last, first) = ops.split_last().expect("at least one op");
+    for op in first {
+        run(s, *op).unwrap_or_else(|e| panic!("{op:?} before the failing op: {e}"));
+    }
+    run(s, *last)
+}
+
+#[test]
+fn post_op_rules() {
+    use Op::*;
+    for (what, setup, ops) in [
+        (
+            "postUnlockKey of a key without PIN",
+            PLAIN,
+            &[Unlock("T.plain")][..],
+        ),
+        (
+            "postUpdateKey with a PIN-protected new key",
+            PLAIN,
+            &[Update("P", "T.plain")],
+        ),
+        (
+            "postCloneKeyProtection with a PIN-protected new key",
+            SHARED,
+            &[Clone("P", "T.pin")],
+        ),
+        (
+            "postUpdateKey with a different appUsage",
+            PLAIN,
+            &[Update("Auth", "T.plain")],
+        ),
+        (
+            "postCloneKeyProtection of a non-shared PIN",
+            PLAIN,
+            &[Clone("N", "T.pin")],
+        ),
+    ] {
+        post_fails(what, setup, |s, t, _| run_ops(s, t, ops));
+    }
     post_fails(
         "postUpdateKey before the new key's certificate",
-        OPT,
-        false,
-        false,
-        0,
+        PLAIN,
         |s, t, kmk| {
             let n = s.key("N").create().unwrap();
             let target = t.key("T.plain").unwrap();
@@ -719,91 +716,52 @@ fn post_op_rules() {
 
 #[test]
 fn post_op_combinations() {
-    post_fails(
-        "delete + unlock of one target",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            s.post_delete(t.key("T.pin").unwrap()).unwrap();
-            s.post_unlock(t.key("T.pin").unwrap())
-        },
-    );
-    post_fails(
-        "unlock + delete of one target",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            s.post_unlock(t.key("T.pin").unwrap()).unwrap();
-            s.post_delete(t.key("T.pin").unwrap())
-        },
-    );
-    post_fails(
-        "two deletes of one target",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            s.post_delete(t.key("T.plain").unwrap()).unwrap();
-            s.post_delete(t.key("T.plain").unwrap())
-        },
-    );
-    post_fails("two unlocks", OPT, false, false, 0, |s, t, _| {
-        s.post_unlock(t.key("T.pin").unwrap()).unwrap();
-        s.post_unlock(t.key("T.pin").unwrap())
-    });
-    post_fails("two updates", OPT, false, false, 0, |s, t, _| {
-        let a = s.key("A").create().unwrap();
-        let a = s.certify(&a).unwrap();
-        let b = s.key("B").create().unwrap();
-        let b = s.certify(&b).unwrap();
-        s.post_update(&a, t.key("T.plain").unwrap()).unwrap();
-        s.post_update(&b, t.key("T.plain").unwrap())
-    });
-    post_fails(
-        "update + delete of one target",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            let a = s.key("A").create().unwrap();
-            let a = s.certify(&a).unwrap();
-            s.post_update(&a, t.key("T.plain").unwrap()).unwrap();
-            s.post_delete(t.key("T.plain").unwrap())
-        },
-    );
-    post_fails(
-        "one new key for two operations",
-        OPT,
-        false,
-        false,
-        1,
-        |s, t, _| {
-            let a = s.key("A").create().unwrap();
-            let a = s.certify(&a).unwrap();
-            s.post_update(&a, t.key("T.plain").unwrap()).unwrap();
-            s.post_clone(&a, t.key("T.pin").unwrap())
-        },
-    );
+    use Op::*;
+    for (what, setup, ops) in [
+        (
+            "delete + unlock of one target",
+            PLAIN,
+            &[Delete("T.pin"), Unlock("T.pin")][..],
+        ),
+        (
+            "unlock + delete of one target",
+            PLAIN,
+            &[Unlock("T.pin"), Delete("T.pin")],
+        ),
+        (
+            "two deletes of one target",
+            PLAIN,
+            &[Delete("T.plain"), Delete("T.plain")],
+        ),
+        ("two unlocks", PLAIN, &[Unlock("T.pin"), Unlock("T.pin")]),
+        (
+            "two updates",
+            PLAIN,
+            &[Update("A", "T.plain"), Update("B", "T.plain")],
+        ),
+        (
+            "update + delete of one target",
+            PLAIN,
+            &[Update("A", "T.plain"), Delete("T.plain")],
+        ),
+        (
+            "one new key for two operations",
+            SHARED,
+            &[Update("A", "T.plain"), Clone("A", "T.pin")],
+        ),
+    ] {
+        post_fails(what, setup, |s, t, _| run_ops(s, t, ops));
+    }
 }
 
 #[test]
 fn target_deleted_before_close() {
     // SKSTest.test28: the target is removed with deleteKey between the post-op and the close.
-    let mut sks = card();
-    let issuer = issuer();
-    let kmk = Kmk::generate_p256();
-    let t = targets(&issuer, &mut sks, &kmk, false, 0);
+    let (mut sks, issuer, _, t) = with_targets(0);
     let target = t.key("T.plain").unwrap();
     let mut s = issuer.session(&mut sks).open().unwrap();
     let h = s.provisioning_handle();
-    let n = s.key("N").create().unwrap();
-    let n = s.certify(&n).unwrap();
+    let n = certified(&mut s, "N");
     s.post_update(&n, target).unwrap();
     s.sks()
         .delete_key(&apdu_spec::DeleteKeyArgs {
@@ -831,20 +789,12 @@ fn target_deleted_before_close() {
 fn failed_close_applies_no_post_op() {
     // Close runs every check before it changes anything (spec-notes §4.3): a queued delete,
     // update and unlock are discarded when a later check fails.
-    post_fails(
-        "close failing after queued post-ops",
-        OPT,
-        false,
-        false,
-        0,
-        |s, t, _| {
-            let n = s.key("N").create().unwrap();
-            let n = s.certify(&n).unwrap();
-            s.post_update(&n, t.key("T.plain").unwrap()).unwrap();
-            s.post_delete(t.key("T.other").unwrap()).unwrap();
-            s.post_unlock(t.key("T.pin").unwrap()).unwrap();
-            s.key("NoCert").create().unwrap();
-            unit(s.close())
-        },
-    );
+    post_fails("close failing after queued post-ops", PLAIN, |s, t, _| {
+        let n = certified(s, "N");
+        s.post_update(&n, t.key("T.plain").unwrap()).unwrap();
+        s.post_delete(t.key("T.other").unwrap()).unwrap();
+        s.post_unlock(t.key("T.pin").unwrap()).unwrap();
+        s.key("NoCert").create().unwrap();
+        unit(s.close())
+    });
 }

@@ -9,7 +9,6 @@ use apdu_spec::ErrorCode;
 use applet::platform::{seeded_rng, ManualClock};
 use applet::store::{EepromStore, MasterKey, RamMedium, RamStore, Store};
 use pcsc_bridge::{InProcess, Sks};
-use sks_issuer::PinPolicy;
 use std::time::Duration;
 use user::*;
 
@@ -126,14 +125,7 @@ fn provisioning_leaves_a_reserve_so_pin_attempts_always_commit() {
     let mut sks = card_on(store, &clock);
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
-        s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
-        key(
-            s,
-            "Pinned",
-            alg::EC_P256,
-            &[alg::ECDSA_SHA256],
-            with_pin("PIN", b"1234"),
-        );
+        key_with_own_pin(s, "Pinned", alg::EC_P256, &[alg::ECDSA_SHA256], b"1234");
     });
     let k = closed.key("Pinned").unwrap();
     let mut refused = false;
@@ -166,11 +158,14 @@ fn provisioning_leaves_a_reserve_so_pin_attempts_always_commit() {
         "a wrong PIN is counted, not refused for storage",
     );
     assert_eq!(protection(&mut sks, k.handle).pin_error_count, 1);
-    let sig = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA256, b"1234", &data),
+    assert_signs(
+        &mut sks,
+        k,
+        ES256,
+        b"1234",
+        &data,
         "the right PIN still works",
     );
-    assert_verifies(k, "sha256", &data, &sig);
     assert_eq!(protection(&mut sks, k.handle).pin_error_count, 0);
 }
 

@@ -92,11 +92,7 @@ fn ecdsa_signatures_on_all_curves_verify_independently() {
     // hashes is fine; identical output for the same input is allowed), but both verify.
     let k = closed.key("P256").unwrap();
     let data = random(32);
-    let s1 = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA256, b"", &data),
-        "sign",
-    );
-    assert_verifies(k, "sha256", &data, &s1);
+    let s1 = assert_signs(&mut sks, k, ES256, b"", &data, "sign");
     // A corrupted signature must not verify (the oracle is not a rubber stamp).
     let mut bad = s1.clone();
     bad[10] ^= 1;
@@ -109,9 +105,7 @@ fn ecdsa_signatures_on_all_curves_verify_independently() {
 
 #[test]
 fn rsa_signatures_verify_independently() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned_with(|s, issuer| {
         key(s, "R2048", alg::RSA2048, &RSA_SIGN_ALL, |_| {});
         key(s, "R1024", alg::RSA1024, &RSA_SIGN_ALL, |_| {});
         // Exponent 3 via keyParameters (spec-notes §4.9 step 11).
@@ -314,26 +308,20 @@ fn sign_rejects_wrong_algorithms_and_parameters() {
     );
     // The endorsed one still works after all those failures.
     let data = random(32);
-    let sig = ok(
-        sign(&mut sks, h("EC"), alg::ECDSA_SHA256, b"", &data),
+    assert_signs(
+        &mut sks,
+        closed.key("EC").unwrap(),
+        ES256,
+        b"",
+        &data,
         "endorsed",
     );
-    assert_verifies(closed.key("EC").unwrap(), "sha256", &data, &sig);
 }
 
 #[test]
 fn sign_with_pin_and_imported_ec_key() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
-        s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
-        key(
-            s,
-            "K",
-            alg::EC_P384,
-            &[alg::ECDSA_SHA384],
-            with_pin("PIN", b"5678"),
-        );
+    let (mut sks, _, closed) = provisioned_with(|s, issuer| {
+        key_with_own_pin(s, "K", alg::EC_P384, &[alg::ECDSA_SHA384], b"5678");
         imported_key(
             s,
             issuer.ca(),
@@ -350,18 +338,21 @@ fn sign_with_pin_and_imported_ec_key() {
         ErrorCode::Authorization,
         "PIN key without PIN",
     );
-    let sig = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA384, b"5678", &data),
-        "sign with PIN",
-    );
-    assert_verifies(k, "sha384", &data, &sig);
+    assert_signs(&mut sks, k, ES384, b"5678", &data, "sign with PIN");
     let k = closed.key("Imp521").unwrap();
     let data = random(64);
-    let sig = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA512, b"", &data),
-        "imported P-521",
-    );
-    assert_verifies(k, "sha512", &data, &sig);
+    assert_signs(&mut sks, k, ES512, b"", &data, "imported P-521");
+}
+
+/// Expects ERROR_ALGORITHM from `call(key id, algorithm)` for each case: (key id, algorithm, case
+/// name).
+fn algorithm_errors<T: std::fmt::Debug>(
+    cases: &[(&str, &str, &str)],
+    mut call: impl FnMut(&str, &str) -> CallResult<T>,
+) {
+    for &(id, a, what) in cases {
+        expect_err(call(id, a), ErrorCode::Algorithm, what);
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -369,9 +360,7 @@ fn sign_with_pin_and_imported_ec_key() {
 
 #[test]
 fn rsa_decrypt_of_python_ciphertexts() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned_with(|s, issuer| {
         key(s, "R2048", alg::RSA2048, &RSA_DECRYPT_ALL, |_| {});
         key(s, "R1024", alg::RSA1024, &[], |_| {});
         imported_key(
@@ -489,18 +478,13 @@ fn decrypt_rejects_non_rsa_and_non_endorsed_keys() {
     let h = |id: &str| closed.key(id).unwrap().handle;
     let rsa = closed.key("RSAsign").unwrap();
     let ct = py_rsa_encrypt(rsa, "pkcs1", b"secret");
-    for (id, a, what) in [
+    let cases = [
         ("EC", alg::RSA_ES_PKCS1_5, "EC key"),
         ("Sym", alg::RSA_ES_PKCS1_5, "symmetric key"),
         ("RSAsign", alg::RSA_ES_PKCS1_5, "not endorsed"),
         ("RSA1", alg::RSA_OAEP_SHA1, "not endorsed"),
-    ] {
-        expect_err(
-            decrypt(&mut sks, h(id), a, b"", &ct),
-            ErrorCode::Algorithm,
-            what,
-        );
-    }
+    ];
+    algorithm_errors(&cases, |id, a| decrypt(&mut sks, h(id), a, b"", &ct));
     let k = closed.key("RSA1").unwrap();
     let ct = py_rsa_encrypt(k, "pkcs1", b"secret");
     assert_eq!(
@@ -517,9 +501,7 @@ fn decrypt_rejects_non_rsa_and_non_endorsed_keys() {
 
 #[test]
 fn ecdh_matches_python_on_all_curves() {
-    let mut sks = card();
-    let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, |s| {
+    let (mut sks, _, closed) = provisioned_with(|s, issuer| {
         key(s, "P256", alg::EC_P256, &[alg::ECDH_RAW], |_| {});
         key(s, "P384", alg::EC_P384, &[alg::ECDH_RAW], |_| {});
         key(s, "P521", alg::EC_P521, &[], |_| {});
@@ -590,7 +572,7 @@ fn ecdh_failures() {
         ErrorCode::Option,
         "ecdh.raw with parameters",
     );
-    for (id, a, what) in [
+    let cases = [
         (
             "P256",
             alg::ECDSA_SHA256,
@@ -600,13 +582,10 @@ fn ecdh_failures() {
         ("Signer", alg::ECDH_RAW, "ecdh.raw not endorsed"),
         ("RSA", alg::ECDH_RAW, "RSA key"),
         ("Sym", alg::ECDH_RAW, "symmetric key"),
-    ] {
-        expect_err(
-            sks.key_agreement(&agree_args(closed.key(id).unwrap().handle, a, b"", &spki)),
-            ErrorCode::Algorithm,
-            what,
-        );
-    }
+    ];
+    algorithm_errors(&cases, |id, a| {
+        sks.key_agreement(&agree_args(closed.key(id).unwrap().handle, a, b"", &spki))
+    });
 }
 
 // ------------------------------------------------------------------------------------------
@@ -721,7 +700,7 @@ fn hmac_failures() {
         sym_key(s, "NoneSym", &[4; 32], &[alg::NONE], |_| {});
     });
     let h = |id: &str| closed.key(id).unwrap().handle;
-    for (id, a, what) in [
+    let cases = [
         ("H256", alg::HMAC_SHA512, "HMAC algorithm not endorsed"),
         ("H256", alg::AES256_CBC, "AES algorithm in performHmac"),
         (
@@ -732,13 +711,8 @@ fn hmac_failures() {
         ("H256", "urn:x", "unknown algorithm"),
         ("EC", alg::HMAC_SHA256, "asymmetric key"),
         ("NoneSym", alg::HMAC_SHA256, "#none endorsed"),
-    ] {
-        expect_err(
-            hmac(&mut sks, h(id), a, b"", b"data"),
-            ErrorCode::Algorithm,
-            what,
-        );
-    }
+    ];
+    algorithm_errors(&cases, |id, a| hmac(&mut sks, h(id), a, b"", b"data"));
     let mut args = hmac_args(h("H256"), alg::HMAC_SHA256, b"", b"data");
     args.parameters = Bytes(vec![0; 16]);
     expect_err(
@@ -1009,7 +983,7 @@ fn aes_failures() {
         "aes.cbc bad padding",
     );
     // Algorithm errors.
-    for (id, a, what) in [
+    let cases = [
         (
             "A128",
             alg::HMAC_SHA256,
@@ -1024,13 +998,8 @@ fn aes_failures() {
         ("A256only", alg::AES_ECB_NOPAD, "not endorsed"),
         ("EC", alg::AES_ECB_NOPAD, "asymmetric key"),
         ("None", alg::AES_ECB_NOPAD, "#none endorsed"),
-    ] {
-        expect_err(
-            aes(&mut sks, h(id), a, true, b"", &[0; 16]),
-            ErrorCode::Algorithm,
-            what,
-        );
-    }
+    ];
+    algorithm_errors(&cases, |id, a| aes(&mut sks, h(id), a, true, b"", &[0; 16]));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1077,11 +1046,7 @@ fn keys_of_open_sessions_are_unusable() {
     drop(s);
     let k = closed.key("EC").unwrap();
     let data = random(32);
-    let sig = ok(
-        sign(&mut sks, k.handle, alg::ECDSA_SHA256, b"", &data),
-        "after close",
-    );
-    assert_verifies(k, "sha256", &data, &sig);
+    assert_signs(&mut sks, k, ES256, b"", &data, "after close");
 }
 
 #[test]
@@ -1091,8 +1056,7 @@ fn biometric_options_follow_spec_notes_5_6() {
     let mut sks = bio_card();
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
-        s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
-        key(s, "Bio0", alg::EC_P256, &[], with_pin("PIN", b"1111"));
+        key_with_own_pin(s, "Bio0", alg::EC_P256, &[], b"1111");
         key(s, "Bio1", alg::EC_P256, &[], |k| {
             with_pin("PIN", b"1111")(k);
             k.biometric_protection = BiometricProtection::Alternative.into();
@@ -1122,72 +1086,58 @@ fn biometric_options_follow_spec_notes_5_6() {
     };
     let pin_errors = |sks: &mut Card, id: &str| protection(sks, closed.key(id).unwrap().handle);
 
-    // none (0): biometricAuth = true is invalid; false → normal PIN check.
-    expect_err(
-        try_sign(&mut sks, "Bio0", true, b"1111"),
-        auth,
-        "bio none + biometricAuth",
-    );
-    ok(try_sign(&mut sks, "Bio0", false, b"1111"), "bio none + PIN");
+    // (key, biometricAuth, PIN, whether the signature succeeds (else ERROR_AUTHORIZATION), case)
+    let check = |sks: &mut Card, cases: &[(&str, bool, &str, bool, &str)]| {
+        for &(id, bio, pin, accepted, what) in cases {
+            let r = try_sign(sks, id, bio, pin.as_bytes());
+            if accepted {
+                ok(r, what);
+            } else {
+                expect_err(r, auth, what);
+            }
+        }
+    };
 
+    // none (0): biometricAuth = true is invalid; false → normal PIN check.
     // alternative (1): biometric alone OK; biometric + PIN is an error (PIN not verified);
     // no biometric → PIN check.
-    ok(
-        try_sign(&mut sks, "Bio1", true, b""),
-        "alternative + biometric",
-    );
-    expect_err(
-        try_sign(&mut sks, "Bio1", true, b"1111"),
-        auth,
-        "alternative + biometric + PIN",
-    );
-    expect_err(
-        try_sign(&mut sks, "Bio1", true, b"9999"),
-        auth,
-        "alternative + biometric + wrong PIN",
-    );
+    let cases = [
+        ("Bio0", true, "1111", false, "bio none + biometricAuth"),
+        ("Bio0", false, "1111", true, "bio none + PIN"),
+        ("Bio1", true, "", true, "alternative + biometric"),
+        ("Bio1", true, "1111", false, "alternative + biometric + PIN"),
+        (
+            "Bio1",
+            true,
+            "9999",
+            false,
+            "alternative + biometric + wrong PIN",
+        ),
+    ];
+    check(&mut sks, &cases);
     assert_eq!(
         pin_errors(&mut sks, "Bio1").pin_error_count,
         0,
         "alternative: a PIN supplied with biometricAuth is not verified (no count)"
     );
-    ok(
-        try_sign(&mut sks, "Bio1", false, b"1111"),
-        "alternative + PIN",
-    );
-    expect_err(
-        try_sign(&mut sks, "Bio1", false, b"9999"),
-        auth,
-        "alternative + wrong PIN",
-    );
+    let cases = [
+        ("Bio1", false, "1111", true, "alternative + PIN"),
+        ("Bio1", false, "9999", false, "alternative + wrong PIN"),
+    ];
+    check(&mut sks, &cases);
     assert_eq!(pin_errors(&mut sks, "Bio1").pin_error_count, 1);
-    ok(try_sign(&mut sks, "Bio1", false, b"1111"), "reset");
-
     // combined (2): biometric + PIN; missing biometric is an error even with the right PIN.
-    ok(try_sign(&mut sks, "Bio2", true, b"1111"), "combined");
-    expect_err(
-        try_sign(&mut sks, "Bio2", true, b"9999"),
-        auth,
-        "combined + wrong PIN",
-    );
-    expect_err(
-        try_sign(&mut sks, "Bio2", true, b""),
-        auth,
-        "combined without PIN",
-    );
-    expect_err(
-        try_sign(&mut sks, "Bio2", false, b"1111"),
-        auth,
-        "combined without biometric",
-    );
-
     // exclusive (3): only biometric.
-    ok(try_sign(&mut sks, "Bio3", true, b""), "exclusive");
-    expect_err(
-        try_sign(&mut sks, "Bio3", false, b""),
-        auth,
-        "exclusive without biometric",
-    );
+    let cases = [
+        ("Bio1", false, "1111", true, "reset"),
+        ("Bio2", true, "1111", true, "combined"),
+        ("Bio2", true, "9999", false, "combined + wrong PIN"),
+        ("Bio2", true, "", false, "combined without PIN"),
+        ("Bio2", false, "1111", false, "combined without biometric"),
+        ("Bio3", true, "", true, "exclusive"),
+        ("Bio3", false, "", false, "exclusive without biometric"),
+    ];
+    check(&mut sks, &cases);
     assert!(
         try_sign(&mut sks, "Bio3", true, b"1111").is_err(),
         "exclusive: no PIN allowed"
@@ -1250,21 +1200,13 @@ fn the_biometric_flag_opens_nothing_on_a_card_without_the_simulation() {
         a.biometric_auth = bio;
         sks.sign_hashed_data(&a).map(|r| r.result.0)
     };
-    expect_err(
-        try_sign(&mut sks, "Excl", true, b""),
-        auth,
-        "exclusive + flag",
-    );
-    expect_err(
-        try_sign(&mut sks, "Excl", false, b""),
-        auth,
-        "exclusive, no flag",
-    );
-    expect_err(
-        try_sign(&mut sks, "Alt", true, b""),
-        auth,
-        "alternative + flag",
-    );
+    for (id, bio, what) in [
+        ("Excl", true, "exclusive + flag"),
+        ("Excl", false, "exclusive, no flag"),
+        ("Alt", true, "alternative + flag"),
+    ] {
+        expect_err(try_sign(&mut sks, id, bio, b""), auth, what);
+    }
     let h = closed.key("Excl").unwrap().handle;
     let mut a = hmac_args(h, alg::HMAC_SHA256, b"", b"abc");
     a.biometric_auth = true;
@@ -1331,14 +1273,7 @@ fn sign_and_decrypt_over_pcsc() {
     let mut sks = cut.client();
     let issuer = issuer();
     let closed = provision(&mut sks, &issuer, |s| {
-        s.pin_policy("PIN", None, PinPolicy::default()).unwrap();
-        key(
-            s,
-            "EC",
-            alg::EC_P256,
-            &[alg::ECDSA_SHA256],
-            with_pin("PIN", b"2468"),
-        );
+        key_with_own_pin(s, "EC", alg::EC_P256, &[alg::ECDSA_SHA256], b"2468");
         key(
             s,
             "RSA",
@@ -1350,22 +1285,14 @@ fn sign_and_decrypt_over_pcsc() {
     });
     let ec = closed.key("EC").unwrap();
     let data = random(32);
-    let sig = ok(
-        sign(&mut sks, ec.handle, alg::ECDSA_SHA256, b"2468", &data),
-        "PC/SC sign",
-    );
-    assert_verifies(ec, "sha256", &data, &sig);
+    assert_signs(&mut sks, ec, ES256, b"2468", &data, "PC/SC sign");
     expect_err(
         sign(&mut sks, ec.handle, alg::ECDSA_SHA256, b"0000", &data),
         ErrorCode::Authorization,
         "PC/SC wrong PIN",
     );
     let rsa = closed.key("RSA").unwrap();
-    let sig = ok(
-        sign(&mut sks, rsa.handle, alg::RSA_SHA256, b"", &data),
-        "PC/SC RSA sign",
-    );
-    assert_verifies(rsa, "sha256", &data, &sig);
+    assert_signs(&mut sks, rsa, RS256, b"", &data, "PC/SC RSA sign");
     let plain = random(100);
     let ct = py_rsa_encrypt(rsa, "oaep_sha256", &plain);
     assert_eq!(

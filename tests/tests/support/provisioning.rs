@@ -414,23 +414,12 @@ pub type S<'a> = Session<'a, Tp>;
 /// A session builder on the in-process card.
 pub type B<'a> = sks_issuer::SessionBuilder<'a, Tp>;
 
-/// Runs a provisioning session on a fresh card with [`Bystanders`], after `prep` (e.g. a closed
-/// session whose keys are post-op targets). `body` sets the session up (unwrapping) and returns
-/// the result of the call that must fail. Asserts the SKS error `code`, that the session was
-/// torn down and that the bystanders are untouched. Returns the card and `prep`'s value for
-/// further checks.
+/// Runs a provisioning session on `sks` (a fresh card, e.g. [`card()`]) with [`Bystanders`],
+/// after `prep` (e.g. a closed session whose keys are post-op targets). `body` sets the session up
+/// (unwrapping) and returns the result of the call that must fail. Asserts the SKS error `code`,
+/// that the session was torn down and that the bystanders are untouched. Returns the card and
+/// `prep`'s value for further checks.
 pub fn fails_torn_down<P>(
-    what: &str,
-    code: ErrorCode,
-    prep: impl FnOnce(&Issuer, &mut Card) -> P,
-    configure: impl for<'a> FnOnce(B<'a>) -> B<'a>,
-    body: impl for<'a> FnOnce(&mut S<'a>, &P) -> Result<(), sks_issuer::Error>,
-) -> (Card, P) {
-    fails_torn_down_on(card(), what, code, prep, configure, body)
-}
-
-/// [`fails_torn_down`] on a given fresh card.
-pub fn fails_torn_down_on<P>(
     mut sks: Card,
     what: &str,
     code: ErrorCode,
@@ -461,7 +450,13 @@ pub fn fails(
     code: ErrorCode,
     body: impl for<'a> FnOnce(&mut S<'a>, &()) -> Result<(), sks_issuer::Error>,
 ) {
-    fails_torn_down(what, code, |_, _| (), |b| b, body);
+    fails_torn_down(card(), what, code, |_, _| (), |b| b, body);
+}
+
+/// Creates key `id` (default spec) in `s` and sets its certificate by the issuer's CA.
+pub fn certified(s: &mut S<'_>, id: &str) -> Key {
+    let k = s.key(id).create().unwrap();
+    s.certify(&k).unwrap()
 }
 
 /// Maps any result to `()` (for `fails` bodies).
@@ -478,18 +473,11 @@ pub fn targets(issuer: &Issuer, sks: &mut Card, kmk: &Kmk, privacy: bool, groupi
         .privacy(privacy)
         .open()
         .expect("open target session");
-    let puk = s
-        .puk("PUK", b"123456", PinFormat::Numeric.into(), 3)
-        .unwrap();
-    s.pin_policy(
-        "PIN",
-        Some(&puk),
-        sks_issuer::PinPolicy {
-            grouping,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let policy = sks_issuer::PinPolicy {
+        grouping,
+        ..Default::default()
+    };
+    conformance_tests::puk_with_pins(&mut s, &[("PIN", policy)]);
     for (id, pin, usage) in [
         ("T.plain", false, 3u8),
         ("T.pin", true, 3),

@@ -92,9 +92,16 @@ pub fn provision<T: Transport>(
 pub fn provisioned(
     f: impl FnOnce(&mut Session<'_, InProcess<dyn applet::Card + Send>>),
 ) -> (Card, Issuer, Closed) {
+    provisioned_with(|s, _| f(s))
+}
+
+/// [`provisioned`], `f` also given the issuer (e.g. its CA for [`imported_key`]).
+pub fn provisioned_with(
+    f: impl FnOnce(&mut Session<'_, InProcess<dyn applet::Card + Send>>, &Issuer),
+) -> (Card, Issuer, Closed) {
     let mut sks = card();
     let issuer = issuer();
-    let closed = provision(&mut sks, &issuer, f);
+    let closed = provision(&mut sks, &issuer, |s| f(s, &issuer));
     (sks, issuer, closed)
 }
 
@@ -116,15 +123,25 @@ pub fn key<T: Transport>(
     endorse: &[&str],
     edit: impl FnOnce(&mut KeySpec),
 ) -> Key {
+    let k = s
+        .create_key(&spec(id, key_algorithm, endorse, edit))
+        .unwrap_or_else(|e| panic!("createKeyEntry {id}: {e}"));
+    s.certify(&k)
+        .unwrap_or_else(|e| panic!("setCertificatePath {id}: {e}"))
+}
+
+/// The key spec of `id`: `key_algorithm`, endorsed `endorse` sorted, edited by `edit`.
+fn spec(
+    id: &str,
+    key_algorithm: &str,
+    endorse: &[&str],
+    edit: impl FnOnce(&mut KeySpec),
+) -> KeySpec {
     let mut spec = KeySpec::new(id);
     spec.key_algorithm = key_algorithm.into();
     spec.endorsed_algorithms = sorted(endorse);
     edit(&mut spec);
-    let k = s
-        .create_key(&spec)
-        .unwrap_or_else(|e| panic!("createKeyEntry {id}: {e}"));
-    s.certify(&k)
-        .unwrap_or_else(|e| panic!("setCertificatePath {id}: {e}"))
+    spec
 }
 
 /// A key entry with an imported symmetric key `secret`.
@@ -164,12 +181,8 @@ pub fn imported_key<T: Transport>(
         (_, Some("p521")) => alg::EC_P521,
         _ => alg::EC_P256,
     };
-    let mut spec = KeySpec::new(id);
-    spec.key_algorithm = key_algorithm.into();
-    spec.endorsed_algorithms = sorted(endorse);
-    edit(&mut spec);
     let k = s
-        .create_key(&spec)
+        .create_key(&spec(id, key_algorithm, endorse, edit))
         .unwrap_or_else(|e| panic!("createKeyEntry {id}: {e}"));
     let path = ca.certify_path(&spki, id).expect("certify imported key");
     let k = s
@@ -187,6 +200,34 @@ pub fn with_pin(policy: &str, pin: &[u8]) -> impl FnOnce(&mut KeySpec) {
         s.pin_policy = Some(policy);
         s.pin_value = pin;
     }
+}
+
+/// PIN policy "PIN" (default, no PUK) and key `id` (see [`key`]) protected by it with PIN `pin`.
+pub fn key_with_own_pin<T: Transport>(
+    s: &mut Session<'_, T>,
+    id: &str,
+    key_algorithm: &str,
+    endorse: &[&str],
+    pin: &[u8],
+) -> Key {
+    s.pin_policy("PIN", None, sks_issuer::PinPolicy::default())
+        .expect("createPinPolicy");
+    key(s, id, key_algorithm, endorse, with_pin("PIN", pin))
+}
+
+/// A P-256 key `id` (see [`key`]) protected by PIN policy `policy` and PIN `pin`, with appUsage
+/// `usage`.
+pub fn pin_key<T: Transport>(
+    s: &mut Session<'_, T>,
+    id: &str,
+    policy: &str,
+    pin: &[u8],
+    usage: AppUsage,
+) -> Key {
+    key(s, id, alg::EC_P256, &[], |k| {
+        with_pin(policy, pin)(k);
+        k.app_usage = usage.into();
+    })
 }
 
 pub fn uri(s: &str) -> Uri {
@@ -247,65 +288,44 @@ pub fn ok<T>(r: CallResult<T>, what: &str) -> T {
 // ------------------------------------------------------------------------------------------
 // User API calls
 
-pub fn sign_args(handle: u32, algorithm: &str, pin: &[u8], data: &[u8]) -> SignHashedDataArgs {
-    SignHashedDataArgs {
-        key_handle: handle,
-        algorithm: uri(algorithm),
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: Bytes(pin.to_vec()),
-        data: Bytes(data.to_vec()),
-    }
+/// The User API crypto calls that take a key handle, an algorithm, the PIN as authorization (no
+/// parameters, no biometric authentication) and one input field `$input` (wrapped in `$wrap`):
+/// `$args(handle, algorithm, pin, input)` builds the arguments and, when given,
+/// `$call(sks, handle, algorithm, pin, input)` sends them with `Sks::$method` and returns the
+/// result bytes.
+macro_rules! user_call {
+    ($args:ident -> $ty:ident { $input:ident: $wrap:ident }) => {
+        pub fn $args(handle: u32, algorithm: &str, pin: &[u8], $input: &[u8]) -> $ty {
+            $ty {
+                key_handle: handle,
+                algorithm: uri(algorithm),
+                parameters: Bytes::empty(),
+                biometric_auth: false,
+                authorization: Bytes(pin.to_vec()),
+                $input: $wrap($input.to_vec()),
+            }
+        }
+    };
+    ($call:ident = $method:ident, $args:ident -> $ty:ident { $input:ident: $wrap:ident }) => {
+        user_call!($args -> $ty { $input: $wrap });
+
+        pub fn $call<T: Transport>(
+            sks: &mut Sks<T>,
+            handle: u32,
+            algorithm: &str,
+            pin: &[u8],
+            $input: &[u8],
+        ) -> CallResult<Vec<u8>> {
+            sks.$method(&$args(handle, algorithm, pin, $input))
+                .map(|r| r.result.0)
+        }
+    };
 }
 
-pub fn sign<T: Transport>(
-    sks: &mut Sks<T>,
-    handle: u32,
-    algorithm: &str,
-    pin: &[u8],
-    data: &[u8],
-) -> CallResult<Vec<u8>> {
-    sks.sign_hashed_data(&sign_args(handle, algorithm, pin, data))
-        .map(|r| r.result.0)
-}
-
-pub fn decrypt_args(
-    handle: u32,
-    algorithm: &str,
-    pin: &[u8],
-    data: &[u8],
-) -> AsymmetricKeyDecryptArgs {
-    AsymmetricKeyDecryptArgs {
-        key_handle: handle,
-        algorithm: uri(algorithm),
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: Bytes(pin.to_vec()),
-        data: Bytes(data.to_vec()),
-    }
-}
-
-pub fn decrypt<T: Transport>(
-    sks: &mut Sks<T>,
-    handle: u32,
-    algorithm: &str,
-    pin: &[u8],
-    data: &[u8],
-) -> CallResult<Vec<u8>> {
-    sks.asymmetric_key_decrypt(&decrypt_args(handle, algorithm, pin, data))
-        .map(|r| r.result.0)
-}
-
-pub fn agree_args(handle: u32, algorithm: &str, pin: &[u8], peer: &[u8]) -> KeyAgreementArgs {
-    KeyAgreementArgs {
-        key_handle: handle,
-        algorithm: uri(algorithm),
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: Bytes(pin.to_vec()),
-        public_key: Bytes(peer.to_vec()),
-    }
-}
+user_call!(sign = sign_hashed_data, sign_args -> SignHashedDataArgs { data: Bytes });
+user_call!(decrypt = asymmetric_key_decrypt, decrypt_args -> AsymmetricKeyDecryptArgs { data: Bytes });
+user_call!(hmac = perform_hmac, hmac_args -> PerformHmacArgs { data: Blob });
+user_call!(agree_args -> KeyAgreementArgs { public_key: Bytes });
 
 pub fn agree<T: Transport>(
     sks: &mut Sks<T>,
@@ -314,28 +334,6 @@ pub fn agree<T: Transport>(
     peer: &[u8],
 ) -> CallResult<Vec<u8>> {
     sks.key_agreement(&agree_args(handle, alg::ECDH_RAW, pin, peer))
-        .map(|r| r.result.0)
-}
-
-pub fn hmac_args(handle: u32, algorithm: &str, pin: &[u8], data: &[u8]) -> PerformHmacArgs {
-    PerformHmacArgs {
-        key_handle: handle,
-        algorithm: uri(algorithm),
-        parameters: Bytes::empty(),
-        biometric_auth: false,
-        authorization: Bytes(pin.to_vec()),
-        data: Blob(data.to_vec()),
-    }
-}
-
-pub fn hmac<T: Transport>(
-    sks: &mut Sks<T>,
-    handle: u32,
-    algorithm: &str,
-    pin: &[u8],
-    data: &[u8],
-) -> CallResult<Vec<u8>> {
-    sks.perform_hmac(&hmac_args(handle, algorithm, pin, data))
         .map(|r| r.result.0)
 }
 
@@ -419,31 +417,27 @@ pub fn unlock<T: Transport>(sks: &mut Sks<T>, handle: u32, puk: &[u8]) -> CallRe
     })
 }
 
-pub fn change_pin<T: Transport>(
-    sks: &mut Sks<T>,
-    handle: u32,
-    old: &[u8],
-    new: &[u8],
-) -> CallResult<()> {
-    sks.change_pin(&apdu_spec::ChangePinArgs {
-        key_handle: handle,
-        authorization: Bytes(old.to_vec()),
-        new_pin: Bytes(new.to_vec()),
-    })
+/// `$call(sks, handle, authorization, new)`: `Sks::$call` with `apdu_spec::$args` that set PIN
+/// `new`, authorized by `authorization` (the old PIN for changePin, the PUK for setPin).
+macro_rules! new_pin_call {
+    ($call:ident, $args:ident) => {
+        pub fn $call<T: Transport>(
+            sks: &mut Sks<T>,
+            handle: u32,
+            authorization: &[u8],
+            new: &[u8],
+        ) -> CallResult<()> {
+            sks.$call(&apdu_spec::$args {
+                key_handle: handle,
+                authorization: Bytes(authorization.to_vec()),
+                new_pin: Bytes(new.to_vec()),
+            })
+        }
+    };
 }
 
-pub fn set_pin<T: Transport>(
-    sks: &mut Sks<T>,
-    handle: u32,
-    puk: &[u8],
-    new: &[u8],
-) -> CallResult<()> {
-    sks.set_pin(&apdu_spec::SetPinArgs {
-        key_handle: handle,
-        authorization: Bytes(puk.to_vec()),
-        new_pin: Bytes(new.to_vec()),
-    })
-}
+new_pin_call!(change_pin, ChangePinArgs);
+new_pin_call!(set_pin, SetPinArgs);
 
 // ------------------------------------------------------------------------------------------
 // The independent crypto oracle
@@ -506,17 +500,29 @@ pub fn cert_hex(k: &Key) -> String {
 /// Asserts that Python verifies `signature` over `data` with the key's certificate.
 #[track_caller]
 pub fn assert_verifies(k: &Key, hash: &str, data: &[u8], signature: &[u8]) {
-    let r = py(json!({"op": "verify", "cert": cert_hex(k), "hash": hash,
-                      "data": hex::encode(data), "signature": hex::encode(signature)}));
-    assert_eq!(
-        r["ok"],
-        json!(true),
-        "{} signature by {} ({hash}, {} data bytes) does not verify: {}",
-        k.key_algorithm,
-        k.id,
-        data.len(),
-        r["why"]
-    );
+    assert_all_verify(&[(k, hash, data.to_vec(), signature.to_vec())]);
+}
+
+/// (signature algorithm, Python hash name) pairs for [`assert_signs`].
+pub const ES256: (&str, &str) = (alg::ECDSA_SHA256, "sha256");
+pub const ES384: (&str, &str) = (alg::ECDSA_SHA384, "sha384");
+pub const ES512: (&str, &str) = (alg::ECDSA_SHA512, "sha512");
+pub const RS256: (&str, &str) = (alg::RSA_SHA256, "sha256");
+
+/// Signs `data` with `k` (`algorithm`, PIN `pin`): the call must succeed (`what`) and Python
+/// must verify the signature with `hash`. Returns the signature.
+#[track_caller]
+pub fn assert_signs<T: Transport>(
+    sks: &mut Sks<T>,
+    k: &Key,
+    (algorithm, hash): (&str, &str),
+    pin: &[u8],
+    data: &[u8],
+    what: &str,
+) -> Vec<u8> {
+    let sig = ok(sign(sks, k.handle, algorithm, pin, data), what);
+    assert_verifies(k, hash, data, &sig);
+    sig
 }
 
 /// Batch verification: (key, hash, data, signature) each must verify.
