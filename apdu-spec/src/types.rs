@@ -123,6 +123,37 @@ impl Wire for Mac {
     }
 }
 
+/// `as_str`, `Debug` (`Name("...")`), `Display` (the text) and `Deref<Target = str>` of a
+/// validated `String` newtype.
+macro_rules! text_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({:?})"), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
 /// `id`: 1-32 bytes of printable ASCII (0x21-0x7E), `u16` length prefix.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id(String);
@@ -146,30 +177,9 @@ impl Id {
             })
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Debug for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Id({:?})", self.0)
-    }
-}
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Deref for Id {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
+text_newtype!(Id);
 
 impl Wire for Id {
     fn encode(&self, w: &mut Writer) {
@@ -205,30 +215,9 @@ impl Uri {
             })
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Debug for Uri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Uri({:?})", self.0)
-    }
-}
-
-impl fmt::Display for Uri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Deref for Uri {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
+text_newtype!(Uri);
 
 impl Wire for Uri {
     fn encode(&self, w: &mut Writer) {
