@@ -5,6 +5,31 @@ use crate::codec::{DecodeError, Reader, Wire, Writer};
 use core::fmt;
 use core::ops::Deref;
 
+/// `Debug` (`Name(N bytes)`, never the content), `Deref<Target = [u8]>` and `From<Vec<u8>>` of a
+/// `Vec<u8>` newtype.
+macro_rules! byte_newtype {
+    ($name:ident) => {
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({} bytes)"), self.0.len())
+            }
+        }
+
+        impl Deref for $name {
+            type Target = [u8];
+            fn deref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl From<Vec<u8>> for $name {
+            fn from(v: Vec<u8>) -> Self {
+                Self(v)
+            }
+        }
+    };
+}
+
 /// `byte[]`: up to 65,535 bytes with a `u16` length prefix. A zero-length array stands for
 /// "absent" wherever the Java reference uses `null` (spec-notes §2.4).
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -16,24 +41,7 @@ impl Bytes {
     }
 }
 
-impl fmt::Debug for Bytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Bytes({} bytes)", self.0.len())
-    }
-}
-
-impl Deref for Bytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl From<Vec<u8>> for Bytes {
-    fn from(v: Vec<u8>) -> Self {
-        Self(v)
-    }
-}
+byte_newtype!(Bytes);
 
 impl From<&[u8]> for Bytes {
     fn from(v: &[u8]) -> Self {
@@ -54,24 +62,7 @@ impl Wire for Bytes {
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Blob(pub Vec<u8>);
 
-impl fmt::Debug for Blob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Blob({} bytes)", self.0.len())
-    }
-}
-
-impl Deref for Blob {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl From<Vec<u8>> for Blob {
-    fn from(v: Vec<u8>) -> Self {
-        Self(v)
-    }
-}
+byte_newtype!(Blob);
 
 impl Wire for Blob {
     fn encode(&self, w: &mut Writer) {

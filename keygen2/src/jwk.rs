@@ -25,6 +25,19 @@ pub fn curve_of_oid(oid: ObjectIdentifier) -> Option<Curve> {
     Curve::ALL.into_iter().find(|c| curve_oid(*c) == oid)
 }
 
+/// The named-curve OID in the parameters of an id-ecPublicKey algorithm identifier; `Err`: why
+/// there is none.
+pub fn named_curve(
+    algorithm: &spki::AlgorithmIdentifierRef<'_>,
+) -> Result<ObjectIdentifier, String> {
+    algorithm
+        .parameters
+        .as_ref()
+        .ok_or("EC key without parameters")?
+        .decode_as::<ObjectIdentifier>()
+        .map_err(|e| e.to_string())
+}
+
 /// A public key as the protocol writes it.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Jwk {
@@ -203,13 +216,7 @@ impl Jwk {
                 })
             }
             OID_EC => {
-                let curve_oid: ObjectIdentifier = info
-                    .algorithm
-                    .parameters
-                    .as_ref()
-                    .ok_or_else(|| bad(&"EC key without parameters"))?
-                    .decode_as()
-                    .map_err(|e| bad(&e))?;
+                let curve_oid = named_curve(&info.algorithm).map_err(|e| bad(&e))?;
                 let curve = curve_of_oid(curve_oid)
                     .ok_or_else(|| format!("unsupported EC curve {curve_oid}"))?;
                 // Normalizes compressed points: decode through the curve crate.

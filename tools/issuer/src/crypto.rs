@@ -65,7 +65,7 @@ pub fn aes256_cbc_decrypt(key: &[u8; 32], iv_and_ciphertext: &[u8]) -> Result<Ve
 /// The NIST curves SKS uses for session keys, KMKs and generated keys.
 pub use apdu_spec::algorithms::Curve;
 /// The named-curve OID of a [`Curve`], and the curve of an OID.
-pub use keygen2::jwk::{curve_of_oid, curve_oid};
+pub use keygen2::jwk::{curve_of_oid, curve_oid, named_curve};
 
 /// An ephemeral (or fixed, for known-answer tests) EC private key used for the session ECDH.
 #[derive(Clone)]
@@ -191,13 +191,7 @@ impl PublicKey {
                 "unsupported public key algorithm {oid}"
             )));
         }
-        let curve_oid: ObjectIdentifier = info
-            .algorithm
-            .parameters
-            .as_ref()
-            .ok_or_else(|| bad(&"EC key without parameters"))?
-            .decode_as()
-            .map_err(|e| bad(&e))?;
+        let curve_oid = named_curve(&info.algorithm).map_err(|e| bad(&e))?;
         match curve_of_oid(curve_oid) {
             Some(Curve::P256) => p256::PublicKey::from_public_key_der(der).map(PublicKey::P256),
             Some(Curve::P384) => p384::PublicKey::from_public_key_der(der).map(PublicKey::P384),
