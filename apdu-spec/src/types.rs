@@ -114,11 +114,25 @@ impl Wire for Mac {
     }
 }
 
-/// `as_str`, `Debug` (`Name("...")`), `Display` (the text) and `Deref<Target = str>` of a
-/// validated `String` newtype.
+/// `new` (checked with `$valid`, `InvalidValue` named `$what` if not), `as_str`, `Debug`
+/// (`Name("...")`), `Display` (the text) and `Deref<Target = str>` of a validated `String`
+/// newtype.
 macro_rules! text_newtype {
-    ($name:ident) => {
+    ($name:ident, $what:literal, $valid:expr) => {
         impl $name {
+            pub fn new(s: impl Into<String>) -> Result<Self, InvalidValue> {
+                let s = s.into();
+                let valid: fn(&str) -> bool = $valid;
+                if valid(&s) {
+                    Ok(Self(s))
+                } else {
+                    Err(InvalidValue {
+                        what: $what,
+                        value: s,
+                    })
+                }
+            }
+
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -156,21 +170,9 @@ impl Id {
     pub fn is_valid(s: &[u8]) -> bool {
         (1..=Self::MAX_LEN).contains(&s.len()) && s.iter().all(|b| (0x21..=0x7e).contains(b))
     }
-
-    pub fn new(s: impl Into<String>) -> Result<Self, InvalidValue> {
-        let s = s.into();
-        if Self::is_valid(s.as_bytes()) {
-            Ok(Self(s))
-        } else {
-            Err(InvalidValue {
-                what: "id",
-                value: s,
-            })
-        }
-    }
 }
 
-text_newtype!(Id);
+text_newtype!(Id, "id", |s| Id::is_valid(s.as_bytes()));
 
 impl Wire for Id {
     fn encode(&self, w: &mut Writer) {
@@ -194,21 +196,9 @@ pub struct Uri(String);
 
 impl Uri {
     pub const MAX_LEN: usize = 1000;
-
-    pub fn new(s: impl Into<String>) -> Result<Self, InvalidValue> {
-        let s = s.into();
-        if s.len() <= Self::MAX_LEN {
-            Ok(Self(s))
-        } else {
-            Err(InvalidValue {
-                what: "uri",
-                value: s,
-            })
-        }
-    }
 }
 
-text_newtype!(Uri);
+text_newtype!(Uri, "uri", |s| s.len() <= Uri::MAX_LEN);
 
 impl Wire for Uri {
     fn encode(&self, w: &mut Writer) {
