@@ -316,25 +316,23 @@ mod arbitrary_impls {
         s
     }
 
-    impl Arbitrary for Bytes {
-        type Parameters = ();
-        type Strategy = BoxedStrategy<Self>;
-        fn arbitrary_with((): ()) -> Self::Strategy {
-            prop::collection::vec(any::<u8>(), 0..=300)
-                .prop_map(Bytes)
-                .boxed()
-        }
+    /// Up to 300 arbitrary bytes.
+    macro_rules! arbitrary_bytes {
+        ($name:ident) => {
+            impl Arbitrary for $name {
+                type Parameters = ();
+                type Strategy = BoxedStrategy<Self>;
+                fn arbitrary_with((): ()) -> Self::Strategy {
+                    prop::collection::vec(any::<u8>(), 0..=300)
+                        .prop_map($name)
+                        .boxed()
+                }
+            }
+        };
     }
 
-    impl Arbitrary for Blob {
-        type Parameters = ();
-        type Strategy = BoxedStrategy<Self>;
-        fn arbitrary_with((): ()) -> Self::Strategy {
-            prop::collection::vec(any::<u8>(), 0..=300)
-                .prop_map(Blob)
-                .boxed()
-        }
-    }
+    arbitrary_bytes!(Bytes);
+    arbitrary_bytes!(Blob);
 
     impl Arbitrary for Mac {
         type Parameters = ();
