@@ -159,6 +159,31 @@ macro_rules! text_newtype {
     };
 }
 
+/// The `Wire` form of a `String` newtype of at most `MAX_LEN` bytes: a `u16`-prefixed UTF-8
+/// array, `$what` naming it in errors.
+macro_rules! bounded_text_wire {
+    ($name:ident, $what:literal) => {
+        impl Wire for $name {
+            fn encode(&self, w: &mut Writer) {
+                w.short_array($what, self.0.as_bytes());
+            }
+            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                let offset = r.offset();
+                let s = String::decode(r)?;
+                if s.len() > Self::MAX_LEN {
+                    return Err(DecodeError::TooLong {
+                        offset,
+                        what: $what,
+                        len: s.len(),
+                        max: Self::MAX_LEN,
+                    });
+                }
+                Ok(Self(s))
+            }
+        }
+    };
+}
+
 /// `id`: 1-32 bytes of printable ASCII (0x21-0x7E), `u16` length prefix.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id(String);
@@ -200,24 +225,7 @@ impl Uri {
 
 text_newtype!(Uri, "uri", |s| s.len() <= Uri::MAX_LEN);
 
-impl Wire for Uri {
-    fn encode(&self, w: &mut Writer) {
-        w.short_array("uri", self.0.as_bytes());
-    }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let offset = r.offset();
-        let s = String::decode(r)?;
-        if s.len() > Self::MAX_LEN {
-            return Err(DecodeError::TooLong {
-                offset,
-                what: "uri",
-                len: s.len(),
-                max: Self::MAX_LEN,
-            });
-        }
-        Ok(Self(s))
-    }
-}
+bounded_text_wire!(Uri, "uri");
 
 /// The English error description of a failed call (spec 7.2): a `string` of at most 2000 bytes.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -250,24 +258,7 @@ impl fmt::Debug for ErrorString {
     }
 }
 
-impl Wire for ErrorString {
-    fn encode(&self, w: &mut Writer) {
-        w.short_array("error string", self.0.as_bytes());
-    }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let offset = r.offset();
-        let s = String::decode(r)?;
-        if s.len() > Self::MAX_LEN {
-            return Err(DecodeError::TooLong {
-                offset,
-                what: "error string",
-                len: s.len(),
-                max: Self::MAX_LEN,
-            });
-        }
-        Ok(Self(s))
-    }
-}
+bounded_text_wire!(ErrorString, "error string");
 
 /// A value rejected by a checked constructor.
 #[derive(Debug, Clone, PartialEq, Eq)]
