@@ -192,6 +192,65 @@ pub const MANDATORY: [&str; 29] = [
     special::NONE,
 ];
 
+/// The NIST curves of the SKS (spec 4.1: `#ec.nist.p256` ... key generation; session keys and
+/// KMKs). With the `serde` feature it serializes as its variant (`P256` ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Curve {
+    P256,
+    P384,
+    P521,
+}
+
+impl Curve {
+    /// Every curve, smallest first.
+    pub const ALL: [Curve; 3] = [Curve::P256, Curve::P384, Curve::P521];
+
+    /// Byte length of a field element / coordinate (and of each of r and s in a raw ECDSA
+    /// signature).
+    pub fn coordinate_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        }
+    }
+
+    /// The key generation algorithm URI ([`key_generation::EC_NIST_P256`] ...).
+    pub fn key_algorithm(self) -> &'static str {
+        match self {
+            Curve::P256 => key_generation::EC_NIST_P256,
+            Curve::P384 => key_generation::EC_NIST_P384,
+            Curve::P521 => key_generation::EC_NIST_P521,
+        }
+    }
+
+    /// The JOSE (RFC 7518) name: `P-256` ...
+    pub fn jose(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
+        }
+    }
+
+    /// The named-curve OID, dotted (`1.2.840.10045.3.1.7` ...).
+    pub fn oid(self) -> &'static str {
+        match self {
+            Curve::P256 => "1.2.840.10045.3.1.7",
+            Curve::P384 => "1.3.132.0.34",
+            Curve::P521 => "1.3.132.0.35",
+        }
+    }
+
+    /// The curve whose key generation URI or JOSE name is `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.key_algorithm() == name || c.jose() == name)
+    }
+}
+
 /// Every URI this module names: the mandatory ones, then the optional key generation ones.
 pub fn all() -> impl Iterator<Item = &'static str> {
     MANDATORY.into_iter().chain(key_generation::OPTIONAL)
@@ -231,6 +290,17 @@ mod tests {
             );
             assert!(!uri.contains(' '), "{uri}");
         }
+    }
+
+    #[test]
+    fn curves_by_name() {
+        for c in Curve::ALL {
+            assert_eq!(Curve::from_name(c.key_algorithm()), Some(c));
+            assert_eq!(Curve::from_name(c.jose()), Some(c));
+            assert!(MANDATORY.contains(&c.key_algorithm()));
+        }
+        assert_eq!(Curve::from_name("P-192"), None);
+        assert_eq!(Curve::P521.coordinate_len(), 66);
     }
 
     #[test]

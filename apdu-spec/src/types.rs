@@ -5,6 +5,31 @@ use crate::codec::{DecodeError, Reader, Wire, Writer};
 use core::fmt;
 use core::ops::Deref;
 
+/// `Debug` (`Name(N bytes)`, never the content), `Deref<Target = [u8]>` and `From<Vec<u8>>` of a
+/// `Vec<u8>` newtype.
+macro_rules! byte_newtype {
+    ($name:ident) => {
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({} bytes)"), self.0.len())
+            }
+        }
+
+        impl Deref for $name {
+            type Target = [u8];
+            fn deref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl From<Vec<u8>> for $name {
+            fn from(v: Vec<u8>) -> Self {
+                Self(v)
+            }
+        }
+    };
+}
+
 /// `byte[]`: up to 65,535 bytes with a `u16` length prefix. A zero-length array stands for
 /// "absent" wherever the Java reference uses `null` (spec-notes §2.4).
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -16,24 +41,7 @@ impl Bytes {
     }
 }
 
-impl fmt::Debug for Bytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Bytes({} bytes)", self.0.len())
-    }
-}
-
-impl Deref for Bytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl From<Vec<u8>> for Bytes {
-    fn from(v: Vec<u8>) -> Self {
-        Self(v)
-    }
-}
+byte_newtype!(Bytes);
 
 impl From<&[u8]> for Bytes {
     fn from(v: &[u8]) -> Self {
@@ -54,24 +62,7 @@ impl Wire for Bytes {
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Blob(pub Vec<u8>);
 
-impl fmt::Debug for Blob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Blob({} bytes)", self.0.len())
-    }
-}
-
-impl Deref for Blob {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl From<Vec<u8>> for Blob {
-    fn from(v: Vec<u8>) -> Self {
-        Self(v)
-    }
-}
+byte_newtype!(Blob);
 
 impl Wire for Blob {
     fn encode(&self, w: &mut Writer) {
@@ -123,6 +114,76 @@ impl Wire for Mac {
     }
 }
 
+/// `new` (checked with `$valid`, `InvalidValue` named `$what` if not), `as_str`, `Debug`
+/// (`Name("...")`), `Display` (the text) and `Deref<Target = str>` of a validated `String`
+/// newtype.
+macro_rules! text_newtype {
+    ($name:ident, $what:literal, $valid:expr) => {
+        impl $name {
+            pub fn new(s: impl Into<String>) -> Result<Self, InvalidValue> {
+                let s = s.into();
+                let valid: fn(&str) -> bool = $valid;
+                if valid(&s) {
+                    Ok(Self(s))
+                } else {
+                    Err(InvalidValue {
+                        what: $what,
+                        value: s,
+                    })
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({:?})"), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// The `Wire` form of a `String` newtype of at most `MAX_LEN` bytes: a `u16`-prefixed UTF-8
+/// array, `$what` naming it in errors.
+macro_rules! bounded_text_wire {
+    ($name:ident, $what:literal) => {
+        impl Wire for $name {
+            fn encode(&self, w: &mut Writer) {
+                w.short_array($what, self.0.as_bytes());
+            }
+            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                let offset = r.offset();
+                let s = String::decode(r)?;
+                if s.len() > Self::MAX_LEN {
+                    return Err(DecodeError::TooLong {
+                        offset,
+                        what: $what,
+                        len: s.len(),
+                        max: Self::MAX_LEN,
+                    });
+                }
+                Ok(Self(s))
+            }
+        }
+    };
+}
+
 /// `id`: 1-32 bytes of printable ASCII (0x21-0x7E), `u16` length prefix.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id(String);
@@ -134,42 +195,9 @@ impl Id {
     pub fn is_valid(s: &[u8]) -> bool {
         (1..=Self::MAX_LEN).contains(&s.len()) && s.iter().all(|b| (0x21..=0x7e).contains(b))
     }
-
-    pub fn new(s: impl Into<String>) -> Result<Self, InvalidValue> {
-        let s = s.into();
-        if Self::is_valid(s.as_bytes()) {
-            Ok(Self(s))
-        } else {
-            Err(InvalidValue {
-                what: "id",
-                value: s,
-            })
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Debug for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Id({:?})", self.0)
-    }
-}
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Deref for Id {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
+text_newtype!(Id, "id", |s| Id::is_valid(s.as_bytes()));
 
 impl Wire for Id {
     fn encode(&self, w: &mut Writer) {
@@ -193,61 +221,11 @@ pub struct Uri(String);
 
 impl Uri {
     pub const MAX_LEN: usize = 1000;
-
-    pub fn new(s: impl Into<String>) -> Result<Self, InvalidValue> {
-        let s = s.into();
-        if s.len() <= Self::MAX_LEN {
-            Ok(Self(s))
-        } else {
-            Err(InvalidValue {
-                what: "uri",
-                value: s,
-            })
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Debug for Uri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Uri({:?})", self.0)
-    }
-}
+text_newtype!(Uri, "uri", |s| s.len() <= Uri::MAX_LEN);
 
-impl fmt::Display for Uri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Deref for Uri {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Wire for Uri {
-    fn encode(&self, w: &mut Writer) {
-        w.short_array("uri", self.0.as_bytes());
-    }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let offset = r.offset();
-        let s = String::decode(r)?;
-        if s.len() > Self::MAX_LEN {
-            return Err(DecodeError::TooLong {
-                offset,
-                what: "uri",
-                len: s.len(),
-                max: Self::MAX_LEN,
-            });
-        }
-        Ok(Self(s))
-    }
-}
+bounded_text_wire!(Uri, "uri");
 
 /// The English error description of a failed call (spec 7.2): a `string` of at most 2000 bytes.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -280,24 +258,7 @@ impl fmt::Debug for ErrorString {
     }
 }
 
-impl Wire for ErrorString {
-    fn encode(&self, w: &mut Writer) {
-        w.short_array("error string", self.0.as_bytes());
-    }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let offset = r.offset();
-        let s = String::decode(r)?;
-        if s.len() > Self::MAX_LEN {
-            return Err(DecodeError::TooLong {
-                offset,
-                what: "error string",
-                len: s.len(),
-                max: Self::MAX_LEN,
-            });
-        }
-        Ok(Self(s))
-    }
-}
+bounded_text_wire!(ErrorString, "error string");
 
 /// A value rejected by a checked constructor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,25 +307,23 @@ mod arbitrary_impls {
         s
     }
 
-    impl Arbitrary for Bytes {
-        type Parameters = ();
-        type Strategy = BoxedStrategy<Self>;
-        fn arbitrary_with((): ()) -> Self::Strategy {
-            prop::collection::vec(any::<u8>(), 0..=300)
-                .prop_map(Bytes)
-                .boxed()
-        }
+    /// Up to 300 arbitrary bytes.
+    macro_rules! arbitrary_bytes {
+        ($name:ident) => {
+            impl Arbitrary for $name {
+                type Parameters = ();
+                type Strategy = BoxedStrategy<Self>;
+                fn arbitrary_with((): ()) -> Self::Strategy {
+                    prop::collection::vec(any::<u8>(), 0..=300)
+                        .prop_map($name)
+                        .boxed()
+                }
+            }
+        };
     }
 
-    impl Arbitrary for Blob {
-        type Parameters = ();
-        type Strategy = BoxedStrategy<Self>;
-        fn arbitrary_with((): ()) -> Self::Strategy {
-            prop::collection::vec(any::<u8>(), 0..=300)
-                .prop_map(Blob)
-                .boxed()
-        }
-    }
+    arbitrary_bytes!(Bytes);
+    arbitrary_bytes!(Blob);
 
     impl Arbitrary for Mac {
         type Parameters = ();

@@ -10,55 +10,32 @@ use spki::{DecodePublicKey, EncodePublicKey, ObjectIdentifier};
 
 const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
-/// An EC curve KeyGen2 carries as JWK.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Curve {
-    P256,
-    P384,
-    P521,
+/// The EC curves KeyGen2 carries as JWK (`crv`: the JOSE name, or the SKS URI on input).
+pub use apdu_spec::algorithms::Curve;
+
+/// The named-curve OID of `curve`.
+pub fn curve_oid(curve: Curve) -> ObjectIdentifier {
+    ObjectIdentifier::new_unwrap(curve.oid())
 }
 
-impl Curve {
-    /// Coordinate length in bytes.
-    pub fn coordinate_len(self) -> usize {
-        match self {
-            Curve::P256 => 32,
-            Curve::P384 => 48,
-            Curve::P521 => 66,
-        }
-    }
+/// The curve named by `oid`, if the SKS has it.
+pub fn curve_of_oid(oid: ObjectIdentifier) -> Option<Curve> {
+    Curve::ALL.into_iter().find(|c| curve_oid(*c) == oid)
+}
 
-    /// The JOSE name.
-    pub fn jose(self) -> &'static str {
-        match self {
-            Curve::P256 => "P-256",
-            Curve::P384 => "P-384",
-            Curve::P521 => "P-521",
-        }
-    }
-
-    fn from_name(s: &str) -> Option<Self> {
-        match s {
-            "P-256" | "https://webpki.github.io/sks/algorithm#ec.nist.p256" => Some(Curve::P256),
-            "P-384" | "https://webpki.github.io/sks/algorithm#ec.nist.p384" => Some(Curve::P384),
-            "P-521" | "https://webpki.github.io/sks/algorithm#ec.nist.p521" => Some(Curve::P521),
-            _ => None,
-        }
-    }
-
-    fn from_oid(oid: ObjectIdentifier) -> Option<Self> {
-        match oid {
-            OID_P256 => Some(Curve::P256),
-            OID_P384 => Some(Curve::P384),
-            OID_P521 => Some(Curve::P521),
-            _ => None,
-        }
-    }
+/// The named-curve OID in the parameters of an id-ecPublicKey algorithm identifier; `Err`: why
+/// there is none.
+pub fn named_curve(
+    algorithm: &spki::AlgorithmIdentifierRef<'_>,
+) -> Result<ObjectIdentifier, String> {
+    algorithm
+        .parameters
+        .as_ref()
+        .ok_or("EC key without parameters")?
+        .decode_as::<ObjectIdentifier>()
+        .map_err(|e| e.to_string())
 }
 
 /// A public key as the protocol writes it.
@@ -239,14 +216,8 @@ impl Jwk {
                 })
             }
             OID_EC => {
-                let curve_oid: ObjectIdentifier = info
-                    .algorithm
-                    .parameters
-                    .as_ref()
-                    .ok_or_else(|| bad(&"EC key without parameters"))?
-                    .decode_as()
-                    .map_err(|e| bad(&e))?;
-                let curve = Curve::from_oid(curve_oid)
+                let curve_oid = named_curve(&info.algorithm).map_err(|e| bad(&e))?;
+                let curve = curve_of_oid(curve_oid)
                     .ok_or_else(|| format!("unsupported EC curve {curve_oid}"))?;
                 // Normalizes compressed points: decode through the curve crate.
                 let point = match curve {

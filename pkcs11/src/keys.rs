@@ -405,7 +405,7 @@ pub const RSA_SIGN: [&str; 4] = [
 
 /// CKA_EC_PARAMS: the named curve's OID, DER.
 pub fn curve_oid_der(curve: Curve) -> Vec<u8> {
-    curve.oid().to_der().unwrap_or_default()
+    sks_issuer::curve_oid(curve).to_der().unwrap_or_default()
 }
 
 /// A DER OCTET STRING around `bytes` (CKA_EC_POINT).

@@ -17,7 +17,16 @@ fn read(f: &Fixture, name: &str) -> Vec<u8> {
 /// The CKA_ID of the object labelled `label`, read from `pkcs11-tool -O` (pkcs11-tool picks
 /// signing keys by id, not by label).
 fn id_of(f: &Fixture, label: &str) -> String {
-    let listing = f.ok(&mut f.p11(&["-O"]));
+    id_in(&f.ok(&mut f.p11(&["-O"])), label)
+}
+
+/// The CKA_ID of a secret key (private objects: listed after login).
+fn id_of_secret(f: &Fixture, label: &str) -> String {
+    id_in(&f.ok(&mut f.p11(&["-O", "--login", "--pin", PIN])), label)
+}
+
+/// The CKA_ID of the object labelled `label` in a `pkcs11-tool -O` listing.
+fn id_in(listing: &str, label: &str) -> String {
     let mut lines = listing
         .lines()
         .skip_while(|l| l.trim() != format!("label:      {label}"));
@@ -26,15 +35,25 @@ fn id_of(f: &Fixture, label: &str) -> String {
         .unwrap_or_else(|| panic!("no object labelled {label}:\n{listing}"))
 }
 
-/// The CKA_ID of a secret key (private objects: listed after login).
-fn id_of_secret(f: &Fixture, label: &str) -> String {
-    let listing = f.ok(&mut f.p11(&["-O", "--login", "--pin", PIN]));
-    let mut lines = listing
-        .lines()
-        .skip_while(|l| l.trim() != format!("label:      {label}"));
-    lines
-        .find_map(|l| l.trim().strip_prefix("ID:").map(|id| id.trim().to_owned()))
-        .unwrap_or_else(|| panic!("no object labelled {label}:\n{listing}"))
+/// `pkcs11-tool --login --sign` with `mechanism` and the key `id`, from the file `input` to
+/// the file `output`, then `extra`; required to succeed.
+fn sign(f: &Fixture, mechanism: &str, id: &str, input: &str, output: &str, extra: &[&str]) {
+    let mut args = vec![
+        "--login",
+        "--pin",
+        PIN,
+        "--sign",
+        "--mechanism",
+        mechanism,
+        "--id",
+        id,
+        "-i",
+        input,
+        "-o",
+        output,
+    ];
+    args.extend_from_slice(extra);
+    f.ok(&mut f.p11(&args));
 }
 
 #[test]
@@ -78,96 +97,41 @@ fn lists_objects_and_signs_with_ec_and_rsa() {
     let rsa_pub = export_public(&f, "rsa-key");
 
     // ECDSA-SHA256: the module hashes, the card signs (ecdsa-sha256).
-    f.ok(&mut f.p11(&[
-        "--login",
-        "--pin",
-        PIN,
-        "--sign",
-        "--mechanism",
+    sign(
+        &f,
         "ECDSA-SHA256",
-        "--id",
         &ec_id,
-        "-i",
         "data",
-        "-o",
         "ec.sig",
-        "--signature-format",
-        "openssl",
-    ]));
+        &["--signature-format", "openssl"],
+    );
     let v = openssl_verify(&f, "-sha256", &ec_pub, "ec.sig", "data");
     assert!(v.contains("Verified OK"), "{v}");
 
     // CKM_ECDSA on a 32-byte digest: mapped to ecdsa-sha256 (the key is endorsed only for it).
     f.ok(&mut f.openssl(&["dgst", "-sha256", "-binary", "-out", "data.sha256", "data"]));
-    f.ok(&mut f.p11(&[
-        "--login",
-        "--pin",
-        PIN,
-        "--sign",
-        "--mechanism",
+    sign(
+        &f,
         "ECDSA",
-        "--id",
         &ec_id,
-        "-i",
         "data.sha256",
-        "-o",
         "ec-raw.sig",
-        "--signature-format",
-        "openssl",
-    ]));
+        &["--signature-format", "openssl"],
+    );
     let v = openssl_verify(&f, "-sha256", &ec_pub, "ec-raw.sig", "data");
     assert!(v.contains("Verified OK"), "{v}");
     // Raw r||s of fixed length without --signature-format.
-    f.ok(&mut f.p11(&[
-        "--login",
-        "--pin",
-        PIN,
-        "--sign",
-        "--mechanism",
-        "ECDSA-SHA256",
-        "--id",
-        &ec_id,
-        "-i",
-        "data",
-        "-o",
-        "ec.rs",
-    ]));
+    sign(&f, "ECDSA-SHA256", &ec_id, "data", "ec.rs", &[]);
     assert_eq!(read(&f, "ec.rs").len(), 64);
 
     // RSA: SHA256-RSA-PKCS and RSA-PKCS over a DigestInfo (rsa.pkcs1.none).
-    f.ok(&mut f.p11(&[
-        "--login",
-        "--pin",
-        PIN,
-        "--sign",
-        "--mechanism",
-        "SHA256-RSA-PKCS",
-        "--id",
-        &rsa_id,
-        "-i",
-        "data",
-        "-o",
-        "rsa.sig",
-    ]));
+    sign(&f, "SHA256-RSA-PKCS", &rsa_id, "data", "rsa.sig", &[]);
     let v = openssl_verify(&f, "-sha256", &rsa_pub, "rsa.sig", "data");
     assert!(v.contains("Verified OK"), "{v}");
     let mut digest_info = hex::decode("3031300d060960864801650304020105000420").unwrap();
     digest_info.extend(read(&f, "data.sha256"));
     std::fs::write(f.path("data.di"), &digest_info).unwrap();
-    f.ok(&mut f.p11(&[
-        "--login",
-        "--pin",
-        PIN,
-        "--sign",
-        "--mechanism",
-        "RSA-PKCS",
-        "--id",
-        &rsa_id,
-        "-i",
-        "data.di",
-        "-o",
-        "rsa-di.sig",
-    ]));
+    sign(&f, "RSA-PKCS", &rsa_id, "data.di", "rsa-di.sig", &[]);
     assert_eq!(
         read(&f, "rsa-di.sig"),
         read(&f, "rsa.sig"),
@@ -305,20 +269,7 @@ fn decrypts_derives_macs_and_encrypts() {
     assert_eq!(read(&f, "z.card").len(), 32);
 
     // HMAC-SHA256.
-    f.ok(&mut f.p11(&[
-        "--login",
-        "--pin",
-        PIN,
-        "--sign",
-        "--mechanism",
-        "SHA256-HMAC",
-        "--id",
-        &hmac_id,
-        "-i",
-        "msg",
-        "-o",
-        "mac.card",
-    ]));
+    sign(&f, "SHA256-HMAC", &hmac_id, "msg", "mac.card", &[]);
     let k = format!("hexkey:{}", hex(&HMAC_KEY));
     f.ok(&mut f.openssl(&[
         "dgst",
@@ -417,24 +368,12 @@ fn generates_deletes_changes_pin_and_passes_its_self_test() {
         let pem = export_public(&f, label);
         let gen_id = id_of(&f, label);
         let sig = format!("{label}.sig");
-        let mut args = vec![
-            "--login",
-            "--pin",
-            PIN,
-            "--sign",
-            "--mechanism",
-            mech,
-            "--id",
-            &gen_id,
-            "-i",
-            "data",
-            "-o",
-            &sig,
-        ];
-        if key_type.starts_with("EC") {
-            args.extend(["--signature-format", "openssl"]);
-        }
-        f.ok(&mut f.p11(&args));
+        let format: &[&str] = if key_type.starts_with("EC") {
+            &["--signature-format", "openssl"]
+        } else {
+            &[]
+        };
+        sign(&f, mech, &gen_id, "data", &sig, format);
         let v = openssl_verify(&f, md, &pem, &sig, "data");
         assert!(v.contains("Verified OK"), "{v}");
     }

@@ -101,23 +101,7 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 }
 
 /// The NIST curves the card supports (spec 4.1 key generation, session curves).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Curve {
-    P256,
-    P384,
-    P521,
-}
-
-impl Curve {
-    /// Bytes of one coordinate (and of each of r and s).
-    pub fn coordinate_len(self) -> usize {
-        match self {
-            Curve::P256 => 32,
-            Curve::P384 => 48,
-            Curve::P521 => 66,
-        }
-    }
-}
+pub use apdu_spec::algorithms::Curve;
 
 /// Expands `$body` once per curve with `$c` bound to the curve crate (p256, p384 or p521).
 macro_rules! per_curve {

@@ -17,12 +17,6 @@ pub const OID_RSA_ENCRYPTION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// Ed25519 (RFC 8410).
 pub const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-/// secp256r1 / NIST P-256.
-pub const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-/// secp384r1 / NIST P-384.
-pub const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-/// secp521r1 / NIST P-521.
-pub const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 
 /// The system RNG (getrandom), as a `rand_core` 0.10 `CryptoRng`.
 pub fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
@@ -69,47 +63,9 @@ pub fn aes256_cbc_decrypt(key: &[u8; 32], iv_and_ciphertext: &[u8]) -> Result<Ve
 }
 
 /// The NIST curves SKS uses for session keys, KMKs and generated keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Curve {
-    P256,
-    P384,
-    P521,
-}
-
-impl Curve {
-    /// Byte length of a field element / coordinate (and half a raw ECDSA signature).
-    pub fn coordinate_len(self) -> usize {
-        match self {
-            Curve::P256 => 32,
-            Curve::P384 => 48,
-            Curve::P521 => 66,
-        }
-    }
-
-    /// The named-curve OID.
-    pub fn oid(self) -> ObjectIdentifier {
-        match self {
-            Curve::P256 => OID_P256,
-            Curve::P384 => OID_P384,
-            Curve::P521 => OID_P521,
-        }
-    }
-
-    /// The SKS key-generation algorithm URI (`#ec.nist.p256` ...).
-    pub fn key_algorithm(self) -> &'static str {
-        match self {
-            Curve::P256 => "https://webpki.github.io/sks/algorithm#ec.nist.p256",
-            Curve::P384 => "https://webpki.github.io/sks/algorithm#ec.nist.p384",
-            Curve::P521 => "https://webpki.github.io/sks/algorithm#ec.nist.p521",
-        }
-    }
-
-    fn from_oid(oid: ObjectIdentifier) -> Option<Self> {
-        [Curve::P256, Curve::P384, Curve::P521]
-            .into_iter()
-            .find(|c| c.oid() == oid)
-    }
-}
+pub use apdu_spec::algorithms::Curve;
+/// The named-curve OID of a [`Curve`], and the curve of an OID.
+pub use keygen2::jwk::{curve_of_oid, curve_oid, named_curve};
 
 /// An ephemeral (or fixed, for known-answer tests) EC private key used for the session ECDH.
 #[derive(Clone)]
@@ -235,14 +191,8 @@ impl PublicKey {
                 "unsupported public key algorithm {oid}"
             )));
         }
-        let curve_oid: ObjectIdentifier = info
-            .algorithm
-            .parameters
-            .as_ref()
-            .ok_or_else(|| bad(&"EC key without parameters"))?
-            .decode_as()
-            .map_err(|e| bad(&e))?;
-        match Curve::from_oid(curve_oid) {
+        let curve_oid = named_curve(&info.algorithm).map_err(|e| bad(&e))?;
+        match curve_of_oid(curve_oid) {
             Some(Curve::P256) => p256::PublicKey::from_public_key_der(der).map(PublicKey::P256),
             Some(Curve::P384) => p384::PublicKey::from_public_key_der(der).map(PublicKey::P384),
             Some(Curve::P521) => p521::PublicKey::from_public_key_der(der).map(PublicKey::P521),
@@ -412,10 +362,11 @@ mod tests {
         let full = sk.public_key().to_sec1_bytes();
         let mut compressed = vec![0x02 | (full[64] & 1)];
         compressed.extend_from_slice(&full[1..33]);
+        let p256 = curve_oid(Curve::P256);
         let info = spki::SubjectPublicKeyInfoRef {
             algorithm: spki::AlgorithmIdentifierRef {
                 oid: OID_EC_PUBLIC_KEY,
-                parameters: Some(spki::der::asn1::AnyRef::from(&OID_P256)),
+                parameters: Some(spki::der::asn1::AnyRef::from(&p256)),
             },
             subject_public_key: spki::der::asn1::BitStringRef::from_bytes(&compressed).unwrap(),
         };

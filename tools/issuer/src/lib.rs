@@ -59,7 +59,7 @@ mod vectors;
 
 pub use apdu_spec::{ErrorCode, SksError};
 pub use ca::Ca;
-pub use crypto::{canonical_spki, Curve, EcdhKey, PublicKey};
+pub use crypto::{canonical_spki, curve_oid, Curve, EcdhKey, PublicKey};
 pub use driver::*;
 pub use kmk::Kmk;
 pub use macdata::Property;

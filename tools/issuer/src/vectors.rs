@@ -330,11 +330,16 @@ fn target_key_reference() {
     // The authorization verifies with the KMK's public key, for each key type.
     for kmk in [Kmk::generate_p256(), Kmk::generate_rsa(1024).unwrap()] {
         let auth = kmk.authorize_target(&hmac);
-        crate::PublicKey::from_spki(&kmk.spki())
-            .unwrap()
-            .verify_sha256(&to_sign, &auth)
-            .unwrap();
+        assert_signed_by(&kmk, &to_sign, &auth);
     }
+}
+
+/// `signature` over `data` verifies with `kmk`'s public key (SHA-256).
+fn assert_signed_by(kmk: &Kmk, data: &[u8], signature: &[u8]) {
+    crate::PublicKey::from_spki(&kmk.spki())
+        .unwrap()
+        .verify_sha256(data, signature)
+        .unwrap();
 }
 
 #[test]
@@ -343,10 +348,7 @@ fn roll_over_authorization() {
     let new = Kmk::generate_rsa(1024).unwrap();
     let auth = old.authorize_roll_over(&new);
     let data = [b"RollOverAuthorization".as_slice(), &new.spki()].concat();
-    crate::PublicKey::from_spki(&old.spki())
-        .unwrap()
-        .verify_sha256(&data, &auth)
-        .unwrap();
+    assert_signed_by(&old, &data, &auth);
 }
 
 /// A card emulated by this test with the §11 fixed keys yields the same sessionKey from its side.

@@ -3,29 +3,11 @@
 
 mod common;
 
-use common::openssl;
+use common::{openssl, sign_hash, Card};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-struct Card {
-    dir: tempfile::TempDir,
-}
-
 impl Card {
-    fn new() -> Self {
-        Card {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn image(&self) -> PathBuf {
-        self.dir.path().join("card.img")
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
     fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_sks"))
             .arg("--in-process")
@@ -197,17 +179,12 @@ fn provision_keys_sign_pin_delete() {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(b"hello, SKS\n"))
     };
-    let sig2 = card.ok(&[
-        "sign",
-        "--key",
+    let sig2 = card.ok(&sign_hash(
         &h,
-        "--alg",
         "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-        "--hash",
         &digest,
-        "--pin",
-        "1234",
-    ]);
+        &["--pin", "1234"],
+    ));
     if let Some(pk) = &pubkey {
         assert!(verify_ecdsa(&card, pk, &msg, &sig2));
     }
@@ -215,17 +192,7 @@ fn provision_keys_sign_pin_delete() {
     // Wrong PIN: exit 1 with the SKS error; the counter shows in `keys`.
     let err = card.fails(
         11,
-        &[
-            "sign",
-            "--key",
-            &h,
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            &digest,
-            "--pin",
-            "9999",
-        ],
+        &sign_hash(&h, "ecdsa-sha256", &digest, &["--pin", "9999"]),
     );
     assert!(
         err.contains("error: ERROR_AUTHORIZATION (0x01)"),
@@ -236,34 +203,14 @@ fn provision_keys_sign_pin_delete() {
     // Wrong hash length: ERROR_OPTION from the card.
     let err = card.fails(
         19,
-        &[
-            "sign",
-            "--key",
-            &h,
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            "0011",
-            "--pin",
-            "1234",
-        ],
+        &sign_hash(&h, "ecdsa-sha256", "0011", &["--pin", "1234"]),
     );
     assert!(err.contains("ERROR_OPTION (0x09)"), "stderr: {err}");
 
     // Not endorsed algorithm: ERROR_ALGORITHM.
     let err = card.fails(
         18,
-        &[
-            "sign",
-            "--key",
-            &h,
-            "--alg",
-            "rsa-sha256",
-            "--hash",
-            &digest,
-            "--pin",
-            "1234",
-        ],
+        &sign_hash(&h, "rsa-sha256", &digest, &["--pin", "1234"]),
     );
     assert!(err.contains("ERROR_ALGORITHM (0x08)"), "stderr: {err}");
 
@@ -275,18 +222,7 @@ fn provision_keys_sign_pin_delete() {
     assert!(err.contains("unknown signature algorithm"), "stderr: {err}");
 
     // Unknown key: ERROR_NO_KEY.
-    let err = card.fails(
-        17,
-        &[
-            "sign",
-            "--key",
-            "4242",
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            &digest,
-        ],
-    );
+    let err = card.fails(17, &sign_hash("4242", "ecdsa-sha256", &digest, &[]));
     assert!(err.contains("ERROR_NO_KEY (0x07)"), "stderr: {err}");
 
     // Change the PIN, then the old one fails and the new one signs.
@@ -296,30 +232,10 @@ fn provision_keys_sign_pin_delete() {
     assert!(out.contains("changed"), "{out}");
     let err = card.fails(
         11,
-        &[
-            "sign",
-            "--key",
-            &h,
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            &digest,
-            "--pin",
-            "1234",
-        ],
+        &sign_hash(&h, "ecdsa-sha256", &digest, &["--pin", "1234"]),
     );
     assert!(err.contains("ERROR_AUTHORIZATION"), "{err}");
-    let sig3 = card.ok(&[
-        "sign",
-        "--key",
-        &h,
-        "--alg",
-        "ecdsa-sha256",
-        "--hash",
-        &digest,
-        "--pin",
-        "4321",
-    ]);
+    let sig3 = card.ok(&sign_hash(&h, "ecdsa-sha256", &digest, &["--pin", "4321"]));
     if let Some(pk) = &pubkey {
         assert!(verify_ecdsa(&card, pk, &msg, &sig3));
     }
@@ -328,33 +244,13 @@ fn provision_keys_sign_pin_delete() {
     for _ in 0..3 {
         card.fails(
             11,
-            &[
-                "sign",
-                "--key",
-                &h,
-                "--alg",
-                "ecdsa-sha256",
-                "--hash",
-                &digest,
-                "--pin",
-                "0000",
-            ],
+            &sign_hash(&h, "ecdsa-sha256", &digest, &["--pin", "0000"]),
         );
     }
     assert!(card.ok(&["keys"]).contains("BLOCKED, errors 3/3"));
     let err = card.fails(
         11,
-        &[
-            "sign",
-            "--key",
-            &h,
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            &digest,
-            "--pin",
-            "4321",
-        ],
+        &sign_hash(&h, "ecdsa-sha256", &digest, &["--pin", "4321"]),
     );
     assert!(err.contains("ERROR_AUTHORIZATION"), "{err}");
     let err = card.fails(11, &["pin", "unlock", "--key", &h, "--puk", "00000000"]);
@@ -364,17 +260,7 @@ fn provision_keys_sign_pin_delete() {
     card.ok(&[
         "pin", "set", "--key", &h, "--puk", "12345678", "--new", "5678",
     ]);
-    card.ok(&[
-        "sign",
-        "--key",
-        &h,
-        "--alg",
-        "ecdsa-sha256",
-        "--hash",
-        &digest,
-        "--pin",
-        "5678",
-    ]);
+    card.ok(&sign_hash(&h, "ecdsa-sha256", &digest, &["--pin", "5678"]));
 
     // Export is forbidden by default.
     let err = card.fails(12, &["export", "--key", &h, "--auth", "5678"]);
@@ -560,18 +446,7 @@ fn usage_and_transport_errors() {
     let out = card.run(&["--reader", "x", "keys"]);
     assert_eq!(out.status.code(), Some(2));
     // Non-hex input.
-    let err = card.fails(
-        2,
-        &[
-            "sign",
-            "--key",
-            "1",
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            "zz",
-        ],
-    );
+    let err = card.fails(2, &sign_hash("1", "ecdsa-sha256", "zz", &[]));
     assert!(err.contains("not valid hex"), "{err}");
     // A store path that cannot be created.
     let out = Command::new(env!("CARGO_BIN_EXE_sks"))
@@ -645,18 +520,7 @@ fn a_forgotten_pin_is_refused_before_it_costs_a_retry() {
     let card = Card::new();
     let out = card.ok(&["provision", "--pin", "1234"]);
     let key = handle_of(&out, "Sign.P256");
-    let err = card.fails(
-        2,
-        &[
-            "sign",
-            "--key",
-            &key,
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            &"ab".repeat(32),
-        ],
-    );
+    let err = card.fails(2, &sign_hash(&key, "ecdsa-sha256", &"ab".repeat(32), &[]));
     assert!(
         err.contains("PIN-protected") && err.contains("--pin"),
         "{err}"

@@ -1,33 +1,21 @@
 //! `sks keygen2` end to end: the binary against the project's KeyGen2 issuer (sks-issuer) on
 //! localhost over HTTP and through a file exchange, with an in-process card image.
 
+mod common;
+
+use common::Card;
 use sks_issuer::keygen2::files::serve_files;
 use sks_issuer::keygen2::http::HttpIssuer;
 use sks_issuer::keygen2::{KeyGen2Server, Scenario};
 use sks_issuer::Kmk;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-struct Card {
-    dir: tempfile::TempDir,
-}
-
 impl Card {
-    fn new() -> Self {
-        Card {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
     fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_sks"))
             .arg("--store")
-            .arg(self.path("card.img"))
+            .arg(self.image())
             .args(args)
             .stdin(Stdio::null())
             .output()

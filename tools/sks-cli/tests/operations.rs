@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::openssl;
+use common::{openssl, sign_hash};
 use conformance_tests::{CardUnderTest, PrivatePcscd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -270,17 +270,7 @@ fn every_algorithm_every_operation_checked_by_openssl() {
     let h = handle("p384");
     let raw = env.json(
         "sign",
-        &[
-            "sign",
-            "--key",
-            &h,
-            "--alg",
-            "ecdsa-sha384",
-            "--hash",
-            &"ab".repeat(48),
-            "--format",
-            "raw",
-        ],
+        &sign_hash(&h, "ecdsa-sha384", &"ab".repeat(48), &["--format", "raw"]),
     );
     assert_eq!(unhex(&raw["signature"]).len(), 96);
     assert_eq!(raw["format"], "raw");
@@ -546,86 +536,41 @@ fn every_algorithm_every_operation_checked_by_openssl() {
     env.json("delete", &["delete", "--key", &handle("rsa1024")]);
 
     // Exit codes (docs/cli.md): usage 2, transport 3, each SKS error as 10 + its code.
-    let e = env.fails(
-        2,
-        &[
-            "sign",
-            "--key",
-            &imported,
-            "--alg",
-            "no-such-alg",
-            "--hash",
-            "00",
-        ],
-    );
+    let e = env.fails(2, &sign_hash(&imported, "no-such-alg", "00", &[]));
     assert_eq!(e["error"]["kind"], "usage");
     // The PIN is refused before anything reaches the card (no terminal: no prompt).
     env.fails(
         2,
-        &[
-            "sign",
-            "--key",
-            &imported,
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            &"00".repeat(32),
-        ],
+        &sign_hash(&imported, "ecdsa-sha256", &"00".repeat(32), &[]),
     );
     env.fails(
         2,
-        &[
-            "sign",
-            "--key",
+        &sign_hash(
             &imported,
-            "--alg",
             "ecdsa-sha256",
-            "--hash",
             &"00".repeat(32),
-            "--pin",
-            "env:SKS_SURELY_UNSET",
-        ],
+            &["--pin", "env:SKS_SURELY_UNSET"],
+        ),
     );
     let e = env.fails(
         11,
-        &[
-            "sign",
-            "--key",
+        &sign_hash(
             &imported,
-            "--alg",
             "ecdsa-sha256",
-            "--hash",
             &"00".repeat(32),
-            "--pin",
-            "9999",
-        ],
+            &["--pin", "9999"],
+        ),
     );
     assert_eq!(e["error"]["sks_name"], "ERROR_AUTHORIZATION");
     env.fails(12, &["export", "--key", &handle("aes128")]);
     env.fails(16, &["sessions", "abort", "4000"]);
     env.fails(
         17,
-        &[
-            "sign",
-            "--key",
-            "4000",
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            &"00".repeat(32),
-        ],
+        &sign_hash("4000", "ecdsa-sha256", &"00".repeat(32), &[]),
     );
     env.fails(
         18,
-        &[
-            "sign",
-            "--key",
-            &handle("p256"),
-            "--alg",
-            "rsa-sha256",
-            "--hash",
-            &"00".repeat(32),
-        ],
+        &sign_hash(&handle("p256"), "rsa-sha256", &"00".repeat(32), &[]),
     );
     env.fails(
         19,

@@ -3,6 +3,9 @@
 //! `PCSCLITE_CSOCK_NAME`). Needs root and the Debian packages of `scripts/install-deps.sh`; a
 //! missing piece is a loud failure of the harness, not a skip.
 
+mod common;
+
+use common::sign_hash;
 use conformance_tests::{CardUnderTest, PrivatePcscd};
 use std::process::{Command, Output};
 
@@ -47,32 +50,12 @@ fn provision_keys_sign_over_pcsc() {
     let hash = "00".repeat(32);
     let sig = ok(
         &reader,
-        &[
-            "sign",
-            "--key",
-            &handle,
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            &hash,
-            "--pin",
-            "1234",
-        ],
+        &sign_hash(&handle, "ecdsa-sha256", &hash, &["--pin", "1234"]),
     );
     assert_eq!(&sig.trim()[..2], "30", "DER by default: {sig}");
     let out = sks(
         &reader,
-        &[
-            "sign",
-            "--key",
-            &handle,
-            "--alg",
-            "ecdsa-sha256",
-            "--hash",
-            &hash,
-            "--pin",
-            "0000",
-        ],
+        &sign_hash(&handle, "ecdsa-sha256", &hash, &["--pin", "0000"]),
     );
     assert_eq!(out.status.code(), Some(11), "ERROR_AUTHORIZATION exits 11");
     let err = String::from_utf8_lossy(&out.stderr);

@@ -2,6 +2,8 @@
 //! from a JSON profile importing PKCS#1 and SEC1 keys, on an in-process card image; the
 //! results read back with `sks --json keys` and checked with openssl.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn sks(dir: &std::path::Path, args: &[&str]) -> Output {
@@ -28,17 +30,9 @@ fn ok(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
+/// Runs `openssl`, requires success and returns its stdout.
 fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    common::openssl(args).stdout
 }
 
 #[test]
