@@ -371,32 +371,43 @@ impl<S: Store> SksApplet<S> {
         })
     }
 
-    /// The shared start of the two imports (spec-notes §4.12): the encrypted key's length,
+    /// One import step (spec-notes §4.12), in the reference's order: the encrypted key's length,
     /// certificate present, MAC over `arr(EE certificate) ‖ arr(encryptedKey)`, at most one
-    /// import per key, decryption.
-    fn import_common(
+    /// import per key, decryption; then `install` checks and stores the plaintext key, and the
+    /// key is marked IMPORTED. A failure tears the session down ([`Self::provisioning_step`]).
+    fn import(
         &mut self,
-        session: u32,
         handle: u32,
         method: &str,
         (encrypted, mac): (&[u8], &apdu_spec::Mac),
         (max_len, too_long): (usize, &str),
-    ) -> Result<Secret, SksError> {
-        if encrypted.len() > max_len + ENCRYPTION_OVERHEAD {
-            return Err(option(too_long));
-        }
-        let key = self.db.key(handle).ok_or_else(|| no_key(handle))?;
-        let ee = key
-            .end_entity_certificate()
-            .ok_or_else(|| option("Missing setCertificatePath"))?;
-        let data = MacData::new().arr(ee).arr(encrypted).finish()?;
-        let imported = key.key_backup.contains(KeyBackupFlag::Imported);
-        let s = self.session_mut(session)?;
-        s.verify_mac(method, &data, mac)?;
-        if imported {
-            return Err(option("Multiple key imports"));
-        }
-        s.decrypt(encrypted)
+        install: impl FnOnce(&mut Self, Secret) -> Result<(), SksError>,
+    ) -> Result<(), SksError> {
+        let session = self.open_key_session(handle)?;
+        self.provisioning_step(session, |card| {
+            if encrypted.len() > max_len + ENCRYPTION_OVERHEAD {
+                return Err(option(too_long));
+            }
+            let key = card.db.key(handle).ok_or_else(|| no_key(handle))?;
+            let ee = key
+                .end_entity_certificate()
+                .ok_or_else(|| option("Missing setCertificatePath"))?;
+            let data = MacData::new().arr(ee).arr(encrypted).finish()?;
+            let imported = key.key_backup.contains(KeyBackupFlag::Imported);
+            let s = card.session_mut(session)?;
+            s.verify_mac(method, &data, mac)?;
+            if imported {
+                return Err(option("Multiple key imports"));
+            }
+            let plain = s.decrypt(encrypted)?;
+            install(card, plain)?;
+            card.db
+                .key_mut(handle)
+                .ok_or_else(|| no_key(handle))?
+                .key_backup
+                .insert(KeyBackupFlag::Imported);
+            Ok(())
+        })
     }
 
     /// importSymmetricKey [13] (spec 7.4): the entry becomes symmetric.
@@ -404,65 +415,56 @@ impl<S: Store> SksApplet<S> {
         &mut self,
         a: ImportSymmetricKeyArgs,
     ) -> Result<(), SksError> {
-        let session = self.open_key_session(a.key_handle)?;
-        self.provisioning_step(session, |card| {
-            let secret = card.import_common(
-                session,
-                a.key_handle,
-                "importSymmetricKey",
-                (&a.encrypted_key, &a.mac),
-                (MAX_SYMMETRIC_KEY, "Symmetric key too long"),
-            )?;
-            if secret.is_empty() || secret.len() > MAX_SYMMETRIC_KEY {
-                return Err(option("Symmetric key must be 1-128 bytes"));
-            }
-            let key = card
-                .db
-                .key_mut(a.key_handle)
-                .ok_or_else(|| no_key(a.key_handle))?;
-            key.symmetric_key = Some(secret);
-            key.key_backup.insert(KeyBackupFlag::Imported);
-            Ok(())
-        })
+        let handle = a.key_handle;
+        self.import(
+            handle,
+            "importSymmetricKey",
+            (&a.encrypted_key, &a.mac),
+            (MAX_SYMMETRIC_KEY, "Symmetric key too long"),
+            |card, secret| {
+                if secret.is_empty() || secret.len() > MAX_SYMMETRIC_KEY {
+                    return Err(option("Symmetric key must be 1-128 bytes"));
+                }
+                card.db
+                    .key_mut(handle)
+                    .ok_or_else(|| no_key(handle))?
+                    .symmetric_key = Some(secret);
+                Ok(())
+            },
+        )
     }
 
     /// importPrivateKey [14] (spec 7.4): PKCS#8 that must match the end-entity certificate.
     pub(crate) fn import_private_key(&mut self, a: ImportPrivateKeyArgs) -> Result<(), SksError> {
-        let session = self.open_key_session(a.key_handle)?;
-        self.provisioning_step(session, |card| {
-            let pkcs8 = card.import_common(
-                session,
-                a.key_handle,
-                "importPrivateKey",
-                (&a.encrypted_key, &a.mac),
-                (CRYPTO_DATA_SIZE as usize, "Private key too long"),
-            )?;
-            let private = PrivateKey::from_pkcs8(&pkcs8).map_err(|e| option(e.to_string()))?;
-            let key = card
-                .db
-                .key(a.key_handle)
-                .ok_or_else(|| no_key(a.key_handle))?;
-            let cert_key = key
-                .end_entity_certificate()
-                .and_then(certificate_public_key)
-                .ok_or_else(|| option("Unsupported end-entity certificate"))?;
-            if private.is_rsa() != cert_key.is_rsa() {
-                return Err(option("RSA/EC mixup"));
-            }
-            if !is_key_pair(&private, &cert_key, &mut card.rng) {
-                return Err(option("Imported key does not match certificate"));
-            }
-            let key = card
-                .db
-                .key_mut(a.key_handle)
-                .ok_or_else(|| no_key(a.key_handle))?;
-            key.private_key = private
-                .to_pkcs8()
-                .map(Secret::from)
-                .map_err(SksError::from)?;
-            key.key_backup.insert(KeyBackupFlag::Imported);
-            Ok(())
-        })
+        let handle = a.key_handle;
+        self.import(
+            handle,
+            "importPrivateKey",
+            (&a.encrypted_key, &a.mac),
+            (CRYPTO_DATA_SIZE as usize, "Private key too long"),
+            |card, pkcs8| {
+                let private = PrivateKey::from_pkcs8(&pkcs8).map_err(|e| option(e.to_string()))?;
+                let key = card.db.key(handle).ok_or_else(|| no_key(handle))?;
+                let cert_key = key
+                    .end_entity_certificate()
+                    .and_then(certificate_public_key)
+                    .ok_or_else(|| option("Unsupported end-entity certificate"))?;
+                if private.is_rsa() != cert_key.is_rsa() {
+                    return Err(option("RSA/EC mixup"));
+                }
+                if !is_key_pair(&private, &cert_key, &mut card.rng) {
+                    return Err(option("Imported key does not match certificate"));
+                }
+                card.db
+                    .key_mut(handle)
+                    .ok_or_else(|| no_key(handle))?
+                    .private_key = private
+                    .to_pkcs8()
+                    .map(Secret::from)
+                    .map_err(SksError::from)?;
+                Ok(())
+            },
+        )
     }
 
     /// addExtension [15] (spec 7.4, spec-notes §4.13-4.14).
