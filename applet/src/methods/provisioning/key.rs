@@ -332,8 +332,7 @@ impl<S: Store> SksApplet<S> {
         &mut self,
         a: SetCertificatePathArgs,
     ) -> Result<(), SksError> {
-        let session = self.open_key_session(a.key_handle)?;
-        self.provisioning_step(session, |card| {
+        self.key_step(a.key_handle, |card, session| {
             let key = card
                 .db
                 .key(a.key_handle)
@@ -383,8 +382,7 @@ impl<S: Store> SksApplet<S> {
         (max_len, too_long): (usize, &str),
         install: impl FnOnce(&mut Self, Secret) -> Result<(), SksError>,
     ) -> Result<(), SksError> {
-        let session = self.open_key_session(handle)?;
-        self.provisioning_step(session, |card| {
+        self.key_step(handle, |card, session| {
             if encrypted.len() > max_len + ENCRYPTION_OVERHEAD {
                 return Err(option(too_long));
             }
@@ -469,8 +467,7 @@ impl<S: Store> SksApplet<S> {
 
     /// addExtension [15] (spec 7.4, spec-notes §4.13-4.14).
     pub(crate) fn add_extension(&mut self, a: AddExtensionArgs) -> Result<(), SksError> {
-        let session = self.open_key_session(a.key_handle)?;
-        self.provisioning_step(session, |card| {
+        self.key_step(a.key_handle, |card, session| {
             let key = card
                 .db
                 .key(a.key_handle)

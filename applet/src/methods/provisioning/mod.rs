@@ -46,6 +46,17 @@ impl<S: Store> SksApplet<S> {
         }
     }
 
+    /// A provisioning step on key `key_handle` of an open session (ERROR_NO_KEY, with no
+    /// teardown, when there is none): `body` gets the card and the key's session.
+    pub(crate) fn key_step<T>(
+        &mut self,
+        key_handle: u32,
+        body: impl FnOnce(&mut Self, u32) -> Result<T, SksError>,
+    ) -> Result<T, SksError> {
+        let session = self.open_key_session(key_handle)?;
+        self.provisioning_step(session, |card| body(card, session))
+    }
+
     /// The session `handle` for changing (it was found open by the caller).
     pub(crate) fn session_mut(&mut self, handle: u32) -> Result<&mut Session, SksError> {
         self.db
