@@ -233,7 +233,8 @@ pub fn sign(
     digest: Option<Vec<u8>>,
     pin: &[u8],
 ) -> Rv<Vec<u8>> {
-    let hashed = |h: Hash| digest.clone().unwrap_or_else(|| h.digest(data));
+    let mut digest = digest;
+    let mut hashed = |h: Hash| digest.take().unwrap_or_else(|| h.digest(data));
     let (alg, payload) = match m {
         SignMech::Hmac(alg) => {
             let out = card
