@@ -322,3 +322,39 @@ impl Scenario {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_puk_preset_pin_and_imported_keys() {
+        let secret = b"S3CRET-77".to_vec();
+        let needle = format!("{secret:?}");
+        let puk = PukPlan {
+            id: "puk".into(),
+            value: secret.clone(),
+            format: 0,
+            retry_limit: 3,
+        };
+        let pin = PinPlan {
+            id: "pin".into(),
+            puk: Some("puk".into()),
+            policy: PinPolicy::default(),
+            preset: Some(secret.clone()),
+        };
+        let credential = CredentialPlan {
+            import_symmetric: Some(secret.clone()),
+            import_private: Some((secret.clone(), secret.clone())),
+            ..CredentialPlan::default()
+        };
+        for shown in [
+            format!("{puk:?}"),
+            format!("{pin:?}"),
+            format!("{credential:?}"),
+        ] {
+            assert!(!shown.contains(&needle), "{shown}");
+            assert!(!shown.contains("S3CRET"), "{shown}");
+        }
+    }
+}
