@@ -84,6 +84,11 @@ macro_rules! sks_methods {
             pub fn name(self) -> &'static str {
                 match self { $( MethodId::$name => $spec_name, )* }
             }
+
+            /// Whether this is a method of the provisioning API, [2]-[53] (spec 7.4).
+            pub fn is_provisioning(self) -> bool {
+                (2..=53).contains(&(self as u8))
+            }
         }
 
         impl TryFrom<u8> for MethodId {

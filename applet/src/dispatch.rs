@@ -45,8 +45,8 @@ impl<S: Store> SksApplet<S> {
     /// Runs one decoded call. Every method of the spec has an arm here (exhaustive match);
     /// each handler cites its spec section.
     fn exec(&mut self, command: Command) -> Result<Vec<u8>, apdu_spec::EncodeError> {
-        // Provisioning methods are [2]..[53]; they may not eat into the counters' reserve.
-        self.reserve = if (command.method() as u8) < 70 {
+        // Provisioning may not eat into the PIN/PUK counters' reserve.
+        self.reserve = if command.method().is_provisioning() {
             STORE_RESERVE
         } else {
             0

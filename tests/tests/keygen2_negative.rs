@@ -336,6 +336,21 @@ fn malformed_requests_abort() {
     }
 }
 
+/// A request for what the proxy does not implement (KeyGen2 `deferredIssuance`) aborts the SKS
+/// session before any key is made, with `ProxyError::Unsupported` naming it.
+#[test]
+fn deferred_issuance_is_refused_as_unsupported() {
+    let (_cut, mut sks) = pcsc_card();
+    let mut server = new_server();
+    let err = tampered_at(&mut sks, &mut server, "KeyCreationRequest", |r| {
+        set(r, &["deferredIssuance"], Value::Bool(true))
+    });
+    assert!(
+        matches!(err, ProxyError::Unsupported(ref m) if m.contains("deferredIssuance")),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_forged_certificate_path_aborts() {
     let (_cut, mut sks) = pcsc_card();

@@ -55,8 +55,8 @@ fn an_expired_session_is_aborted_at_the_next_call() {
 
 #[test]
 fn expired_sessions_are_aborted_at_start() {
-    let dir = tempdir("expiry-at-start");
-    let image = dir.join("card.img");
+    let dir = conformance_tests::TempDir::new("expiry-at-start");
+    let image = dir.file("card.img");
     let clock = ManualClock::at(START);
     let open = || EepromStore::open(&image, applet::PRODUCT_GEOMETRY).expect("image");
     let issuer = issuer();
@@ -75,7 +75,6 @@ fn expired_sessions_are_aborted_at_start() {
         .filter(|k| k.kind == applet::store::Kind::Session && k.id == handle)
         .count();
     assert_eq!(sessions, 0, "the expired session was removed at start");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -167,11 +166,4 @@ fn provisioning_leaves_a_reserve_so_pin_attempts_always_commit() {
         "the right PIN still works",
     );
     assert_eq!(protection(&mut sks, k.handle).pin_error_count, 0);
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sks-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

@@ -198,3 +198,18 @@ fn visitor_covers_the_whole_table() {
     visit_all_methods(&mut c);
     assert_eq!(c.0, MethodId::ALL);
 }
+
+/// The provisioning API is exactly createProvisioningSession .. postCloneKeyProtection.
+#[test]
+fn provisioning_methods_are_2_to_53() {
+    let provisioning: Vec<&str> = MethodId::ALL
+        .iter()
+        .filter(|m| m.is_provisioning())
+        .map(|m| m.name())
+        .collect();
+    assert_eq!(provisioning.first(), Some(&"createProvisioningSession"));
+    assert_eq!(provisioning.last(), Some(&"postCloneKeyProtection"));
+    assert!(!MethodId::GetDeviceInfo.is_provisioning());
+    assert!(!MethodId::EnumerateKeys.is_provisioning());
+    assert_eq!(provisioning.len(), 17);
+}
